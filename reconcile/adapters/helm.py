@@ -1,0 +1,162 @@
+"""The only module that knows helm's flags: pure argv builders, and a runner that executes them.
+
+Values always reach helm through a file in a private temporary directory (mode 0600), never through ``--set``,
+so they do not show in ``ps``, in audit logs of the process table, or in a crash report's argv. Flags used here
+exist with the same meaning in Helm 3.13+ and Helm 4 (``--wait`` alone means "watcher" in Helm 4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconcile.errors import HelmError
+from reconcile.model import ChartRef, HelmOptions, ReleaseKey
+from reconcile.redact import redact
+
+MESSAGE_LIMIT = 600
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The cluster helm talks to; empty fields mean helm's own defaults (including in-cluster credentials)."""
+
+    kubeconfig: str = ""
+    context: str = ""
+
+    def flags(self) -> list[str]:
+        flags = []
+        if self.kubeconfig:
+            flags += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            flags += ["--kube-context", self.context]
+        return flags
+
+
+def upgrade_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, labels: Mapping[str, str],
+                 options: HelmOptions) -> list[str]:
+    """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost."""
+    argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
+            "--values", str(values_file), "--labels", _labels_flag(labels),
+            "--history-max", str(options.history_max), "--timeout", options.timeout, "--output", "json"]
+    if chart.repo_url:
+        argv += ["--repo", chart.repo_url]
+    if chart.pinned:
+        argv += ["--version", chart.version]
+    if options.wait:
+        argv.append("--wait")
+    if options.disable_hooks:
+        argv.append("--no-hooks")
+    return argv
+
+
+def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
+    argv = ["uninstall", key.name, "--namespace", key.namespace, "--timeout", options.timeout]
+    if options.wait:
+        argv.append("--wait")
+    if options.disable_hooks:
+        argv.append("--no-hooks")
+    return argv
+
+
+def _labels_flag(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
+
+
+@dataclass(frozen=True)
+class Release:
+    """What helm reports after an install or upgrade, reduced to what the CR's status shows."""
+
+    revision: int
+    status: str
+    chart_name: str
+    chart_version: str
+
+
+class Helm:
+    """Runs the helm binary, counting processes; each gets a scratch cache, since the CronJob's root is read-only."""
+
+    def __init__(self, binary: str, connection: Connection, base_env: Mapping[str, str] | None = None) -> None:
+        self.binary = binary
+        self.connection = connection
+        self._env = dict(os.environ if base_env is None else base_env)
+        self._lock = threading.Lock()
+        self.processes = 0
+
+    def resolve(self) -> str:
+        path = shutil.which(self.binary)
+        if path is None:
+            raise HelmError(f"helm binary {self.binary!r} not found (set --helm-binary or HELMCR_HELM)")
+        return path
+
+    def upgrade(self, key: ReleaseKey, chart: ChartRef, values: Mapping[str, Any], labels: Mapping[str, str],
+                options: HelmOptions, secrets: Sequence[str] = ()) -> Release:
+        with values_file(values) as path:
+            output = self.run(upgrade_argv(key, chart, path, labels, options), secrets)
+        return _parse_release(output)
+
+    def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
+        self.run(uninstall_argv(key, options), secrets)
+
+    def run(self, argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
+        with self._lock:
+            self.processes += 1
+        with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
+            process = subprocess.run(
+                [self.resolve(), *argv, *self.connection.flags()],
+                capture_output=True, text=True, env=self._helm_env(home), check=False,
+            )
+        if process.returncode != 0:
+            raise HelmError(short_message(process.stderr or process.stdout, secrets), process.returncode)
+        return process.stdout
+
+    def _helm_env(self, scratch: str) -> dict[str, str]:
+        """Only the cache moves to scratch: config (registry logins) and data (plugins) stay the user's own."""
+        env = dict(self._env)
+        env.setdefault("HELM_CACHE_HOME", scratch)
+        return env
+
+
+@contextmanager
+def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
+    """A 0600 file in a 0700 directory, removed as soon as helm returns."""
+    with tempfile.TemporaryDirectory(prefix="helmcr-values-") as directory:
+        path = Path(directory) / "values.yaml"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            yaml.safe_dump(dict(values), handle, sort_keys=True, allow_unicode=True)
+        yield path
+
+
+def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
+    """helm's error in one readable line: its ``Error:`` line when there is one, secrets masked, length bounded."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    text = (errors[-1].removeprefix("Error:").strip() if errors else " ".join(lines[-3:])) or "helm failed"
+    text = redact(text, list(secrets))
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _parse_release(output: str) -> Release:
+    try:
+        document = json.loads(output)
+    except ValueError:
+        raise HelmError("helm succeeded but printed no release JSON") from None
+    metadata = (document.get("chart") or {}).get("metadata") or {}
+    return Release(
+        revision=int(document.get("version") or 0),
+        status=str((document.get("info") or {}).get("status") or ""),
+        chart_name=str(metadata.get("name") or ""),
+        chart_version=str(metadata.get("version") or ""),
+    )

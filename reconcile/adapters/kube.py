@@ -1,0 +1,154 @@
+"""The only module that imports ``kubernetes``: credentials, paged LISTs, status patches and events.
+
+It speaks raw JSON through the official client's configured REST layer instead of its generated models: custom
+resources have no models, and release records are fetched as PartialObjectMetadataList, which the models cannot
+represent. Every request is counted, because a no-op run's cost is measured in requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from reconcile.errors import KubeError
+
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = (10, 60)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Where a kind's objects live in the API."""
+
+    group: str
+    version: str
+    plural: str
+
+    def path(self, namespace: str | None, name: str = "", subresource: str = "") -> str:
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        scope = f"/namespaces/{urllib.parse.quote(namespace)}" if namespace else ""
+        suffix = "".join(f"/{urllib.parse.quote(part)}" for part in (name, subresource) if part)
+        return f"{prefix}{scope}/{self.plural}{suffix}"
+
+
+SECRETS = ResourceType("", "v1", "secrets")
+EVENTS = ResourceType("", "v1", "events")
+
+
+class Kube:
+    """A thin, counting client: each method is one kind of request helmcr makes, and nothing more."""
+
+    def __init__(self, api: Any, user_agent: str) -> None:
+        self._api = api
+        self._api.user_agent = user_agent
+        self.requests = 0
+
+    @classmethod
+    def connect(cls, kubeconfig: str = "", context: str = "", user_agent: str = "helmcr") -> Kube:
+        """Credentials from the kubeconfig/context given, else $KUBECONFIG or ~/.kube/config, else in-cluster."""
+        configuration = k8s_client.Configuration()
+        try:
+            if kubeconfig or context or not _in_cluster():
+                k8s_config.load_kube_config(
+                    config_file=kubeconfig or None, context=context or None, client_configuration=configuration
+                )
+            else:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+        except (ConfigException, OSError, TypeError, ValueError) as error:
+            where = kubeconfig or "the default kubeconfig"
+            raise KubeError(f"cannot load cluster credentials from {where}: {error}") from None
+        configuration.retries = 1
+        return cls(k8s_client.ApiClient(configuration), user_agent)
+
+    @property
+    def server(self) -> str:
+        return str(self._api.configuration.host)
+
+    def list(self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str = "",
+             metadata_only: bool = False) -> list[dict[str, Any]]:
+        """All items of a LIST, following continue tokens; any failure raises, so a partial list is never used."""
+        return list(self._pages(resource, namespace, page_size, label_selector, metadata_only))
+
+    def _pages(self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str,
+               metadata_only: bool) -> Iterator[dict[str, Any]]:
+        token = ""
+        while True:
+            query = {"limit": str(page_size)}
+            if label_selector:
+                query["labelSelector"] = label_selector
+            if token:
+                query["continue"] = token
+            accept = METADATA_LIST if metadata_only else "application/json"
+            page = self.request("GET", resource.path(namespace), query=query, accept=accept)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
+    def patch(self, resource: ResourceType, namespace: str | None, name: str, body: Mapping[str, Any],
+              subresource: str = "") -> dict[str, Any]:
+        return self.request("PATCH", resource.path(namespace, name, subresource), body=body, content_type=MERGE_PATCH)
+
+    def create(self, resource: ResourceType, namespace: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", resource.path(namespace), body=body)
+
+    def request(self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None,
+                accept: str = "application/json", content_type: str = "application/json") -> dict[str, Any]:
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method, url, headers, payload, _ = self._api.param_serialize(
+            method=method, resource_path=path, query_params=list((query or {}).items()), header_params=headers,
+            body=body, auth_settings=["BearerToken"],
+        )
+        self.requests += 1
+        try:
+            response = self._api.call_api(method, url, header_params=headers, body=payload,
+                                          _request_timeout=REQUEST_TIMEOUT)
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise KubeError(f"cannot reach the API server at {self.server}: {_network_reason(error)}") from None
+        if not 200 <= response.status < 300:
+            raise KubeError(f"{method} {path}: {_api_reason(response.status, data)}", status=response.status)
+        parsed: dict[str, Any] = json.loads(data) if data else {}
+        return parsed
+
+
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG") and not os.path.exists(
+        os.path.expanduser("~/.kube/config")
+    )
+
+
+def _network_reason(error: BaseException) -> str:
+    reason = getattr(error, "reason", None) or error
+    text = str(reason)
+    if "Connection refused" in text:
+        return "connection refused (is the API server running, and is the kubeconfig's server address right?)"
+    if "timed out" in text.lower():
+        return "the connection timed out"
+    if "certificate" in text.lower() or "SSL" in text:
+        return f"TLS failed: {text}"
+    return text
+
+
+def _api_reason(status: int, data: bytes) -> str:
+    """The API server's own message (a Status object), which names the object and the rule that refused it."""
+    try:
+        message = str(json.loads(data).get("message") or "")
+    except (ValueError, AttributeError):
+        message = data.decode(errors="replace")[:300]
+    prefix = {401: "unauthorized", 403: "forbidden", 404: "not found", 409: "conflict", 422: "invalid"}.get(
+        status, f"HTTP {status}"
+    )
+    return f"{prefix}: {message}" if message else prefix

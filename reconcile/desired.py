@@ -1,0 +1,95 @@
+"""A raw custom resource becomes what it asks for: the release key, the effective values and their digest.
+
+A CR that cannot be acted on (its spec is not an object, its release name breaks Helm's rules, a cluster-scoped CR
+without a target namespace) still becomes a Desired, marked invalid with the reason, so the planner can block it
+and tell its owner why while every other CR goes ahead.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from reconcile.config import Watch
+from reconcile.model import ChartRef, Desired, HelmOptions, ReleaseKey, ResourceRef
+
+DIGEST_SCHEMA = "helmcr/v1"
+DIGEST_LENGTH = 40
+RELEASE_NAME_MAX = 53
+RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: ChartRef) -> Desired:
+    metadata = resource.get("metadata") or {}
+    owner = ResourceRef(
+        group=watch.group,
+        kind=watch.kind,
+        namespace=metadata.get("namespace", ""),
+        name=metadata.get("name", ""),
+        uid=metadata.get("uid", ""),
+    )
+    release_namespace = owner.namespace or watch.target_namespace
+    release_name = watch.release_name.format(name=owner.name, namespace=owner.namespace, kind=watch.kind.lower())
+    key = ReleaseKey(release_namespace, release_name)
+    status = resource.get("status")
+    base = Desired(
+        owner=owner,
+        key=key,
+        chart=chart,
+        values={},
+        digest="",
+        generation=int(metadata.get("generation") or 0),
+        status=status if isinstance(status, dict) else {},
+    )
+    problem = _problem(resource.get("spec"), key, watch)
+    if problem:
+        return replace(base, invalid=problem)
+    values = merge_values(resource.get("spec") or {}, watch.override_values)
+    return replace(base, values=values, digest=digest_of(chart, values, key, watch.helm))
+
+
+def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Overrides win over the spec at every depth, as operator-sdk's overrideValues do; lists are replaced whole."""
+    merged = copy.deepcopy(dict(spec))
+    for name, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+            merged[name] = merge_values(merged[name], value)
+        else:
+            merged[name] = copy.deepcopy(value)
+    return merged
+
+
+def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions) -> str:
+    """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value."""
+    canonical = json.dumps(
+        {"schema": DIGEST_SCHEMA, "chart": chart.identity, "values": values, "release": [key.namespace, key.name],
+         "hooks": not options.disable_hooks},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def _problem(spec: Any, key: ReleaseKey, watch: Watch) -> str:
+    if spec is not None and not isinstance(spec, dict):
+        return f"spec must be an object holding the chart's values, got {_json_type(spec)}"
+    if not key.namespace:
+        return f"{watch.kind} is cluster-scoped: set targetNamespace for it in the helmcr config"
+    if len(key.name) > RELEASE_NAME_MAX:
+        return (f"release name {key.name!r} is {len(key.name)} characters; Helm allows {RELEASE_NAME_MAX} "
+                "(shorten the CR's name or set releaseName in the config)")
+    if not RELEASE_NAME.match(key.name):
+        return f"release name {key.name!r} is not valid for Helm (lower-case letters, digits, '-' and '.')"
+    return ""
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,101 @@
+"""Render a run for people (a rich table and a summary line) and for machines (JSON); no decisions here."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from reconcile.model import Outcome, Result, RunSummary
+
+RESULT_STYLE = {Result.SUCCEEDED: "green", Result.FAILED: "bold red", Result.BLOCKED: "yellow",
+                Result.SKIPPED: "dim", Result.NOT_STARTED: "cyan"}
+
+
+def outcome_record(outcome: Outcome) -> dict[str, Any]:
+    step = outcome.step
+    owner = step.owner
+    return {
+        "kind": owner.kind if owner else "",
+        "namespace": owner.namespace if owner else "",
+        "name": owner.name if owner else "",
+        "release": {"namespace": step.key.namespace, "name": step.key.name},
+        "action": str(step.action),
+        "state": str(step.state),
+        "reason": step.reason,
+        "result": str(outcome.result),
+        "message": outcome.message,
+        "revision": outcome.revision or (step.observed.revision if step.observed else 0),
+        "seconds": round(outcome.seconds, 3),
+    }
+
+
+def summary_counts(summary: RunSummary) -> dict[str, int]:
+    counts = Counter(f"{o.step.action}:{o.result}" for o in summary.outcomes)
+    return {
+        "installed": counts["install:succeeded"],
+        "upgraded": counts["upgrade:succeeded"],
+        "uninstalled": counts["uninstall:succeeded"],
+        "inSync": counts["skip:skipped"],
+        "pending": sum(1 for o in summary.outcomes if o.result is Result.NOT_STARTED),
+        "blocked": sum(1 for o in summary.outcomes if o.result is Result.BLOCKED),
+        "failed": sum(1 for o in summary.outcomes if o.result is Result.FAILED),
+        "kindErrors": len(summary.kind_errors),
+    }
+
+
+def render_json(summary: RunSummary, stats: dict[str, Any]) -> str:
+    document = {
+        "apiVersion": "helmcr.io/v1alpha1",
+        "kind": "SyncReport",
+        "summary": summary_counts(summary),
+        "outcomes": [outcome_record(o) for o in summary.outcomes],
+        "errors": [str(e) for e in summary.kind_errors] + list(summary.status_errors),
+        "warnings": list(summary.warnings),
+        "stats": stats,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def render_table(summary: RunSummary, console: Console, seconds: float, dry_run: bool) -> None:
+    """One row per CR or release; helm's full messages follow the table, where long text stays readable."""
+    table = Table(title="helmcr plan (dry run: nothing changed)" if dry_run else "helmcr sync", title_justify="left")
+    for column in ("Resource", "Release", "Action", "Result", "Rev", "Time", "Reason"):
+        table.add_column(column, overflow="fold", no_wrap=column not in ("Resource", "Release", "Reason"))
+    for outcome in summary.outcomes:
+        owner = outcome.step.owner
+        record = outcome_record(outcome)
+        table.add_row(
+            str(owner) if owner else "",
+            str(outcome.step.key),
+            record["action"],
+            f"[{RESULT_STYLE[outcome.result]}]{outcome.result}[/]",
+            str(record["revision"] or ""),
+            f"{outcome.seconds:.1f}s" if outcome.seconds else "",
+            record["reason"],
+        )
+    if summary.outcomes:
+        console.print(table)
+    for outcome in summary.failed:
+        if outcome.result is Result.FAILED:
+            console.print(f"[bold red]failed:[/] {outcome.step.owner or outcome.step.key}: {outcome.message}",
+                          highlight=False)
+    for error in summary.kind_errors:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+    console.print(summary_line(summary, seconds, dry_run), highlight=False)
+
+
+def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:
+    counts = summary_counts(summary)
+    if dry_run:
+        parts = [f"{counts['pending']} to change", f"{counts['inSync']} in sync"]
+    else:
+        parts = [f"{counts['installed']} installed", f"{counts['upgraded']} upgraded",
+                 f"{counts['uninstalled']} uninstalled", f"{counts['inSync']} in sync"]
+    parts += [f"{counts['blocked']} blocked", f"{counts['failed']} failed"]
+    if counts["kindErrors"]:
+        parts.append(f"{counts['kindErrors']} kind(s) not synced")
+    return ", ".join(parts) + f" in {seconds:.1f}s"

@@ -1,0 +1,141 @@
+"""The single writer of CR status and events, from outcomes.
+
+Status is what makes a one-shot tool feel like an operator: ``kubectl get`` shows Ready and the revision, and
+``kubectl wait --for=condition=Ready`` works though nothing runs in between. It is written only when it changes,
+so a run where nothing changed makes no write at all; timestamps and messages of an unchanged condition are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from reconcile.adapters.kube import EVENTS, Kube, ResourceType
+from reconcile.errors import KubeError
+from reconcile.model import Action, Outcome, Result
+
+log = logging.getLogger(__name__)
+
+SUCCESS_REASONS = {Action.INSTALL: "InstallSucceeded", Action.UPGRADE: "UpgradeSucceeded"}
+FAILURE_REASONS = {Action.INSTALL: "InstallFailed", Action.UPGRADE: "UpgradeFailed", Action.UNINSTALL: "UninstallFailed"}
+
+
+def new_status(outcome: Outcome, now: str) -> dict[str, Any] | None:
+    """The status the owning CR should have after this outcome, or None when there is no CR to tell."""
+    step, desired = outcome.step, outcome.step.desired
+    if desired is None:
+        return None
+    current = dict(desired.status)
+    status: dict[str, Any] = {**current, "observedGeneration": desired.generation,
+                              "releaseName": step.key.name, "releaseNamespace": step.key.namespace}
+    ready, reason, message = _condition(outcome, current)
+    if outcome.result in (Result.SUCCEEDED, Result.SKIPPED):
+        status.update(digest=desired.digest, chart=desired.chart.name, chartVersion=desired.chart.version,
+                      revision=outcome.revision or (step.observed.revision if step.observed else 0))
+    if outcome.result is Result.SUCCEEDED:
+        status["lastAppliedTime"] = outcome.finished_at or now
+    status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, now)]
+    status["message"] = message
+    return status
+
+
+def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str, str]:
+    action = outcome.step.action
+    if outcome.result is Result.SUCCEEDED:
+        return True, SUCCESS_REASONS[action], outcome.message
+    if outcome.result is Result.FAILED:
+        return False, FAILURE_REASONS[action], outcome.message
+    if outcome.result is Result.BLOCKED:
+        return False, "Blocked", outcome.message
+    previous = _ready(current)
+    if previous and previous.get("status") == "True":
+        return True, str(previous.get("reason") or "InSync"), str(previous.get("message") or outcome.message)
+    return True, "InSync", outcome.message
+
+
+def _ready(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for condition in status.get("conditions") or []:
+        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+            return condition
+    return None
+
+
+def _ready_condition(current: Mapping[str, Any], ready: bool, reason: str, message: str, generation: int,
+                     now: str) -> dict[str, Any]:
+    previous = _ready(current) or {}
+    value = "True" if ready else "False"
+    changed = previous.get("status") != value
+    return {"type": "Ready", "status": value, "reason": reason, "message": message,
+            "observedGeneration": generation,
+            "lastTransitionTime": now if changed or not previous.get("lastTransitionTime")
+            else previous["lastTransitionTime"]}
+
+
+def write_statuses(kube: Kube, resource: ResourceType, outcomes: list[Outcome], now: str) -> list[str]:
+    """Patch each CR whose status changed and record an event for each action; returns what could not be written."""
+    problems: list[str] = []
+    for outcome in outcomes:
+        status = new_status(outcome, now)
+        desired = outcome.step.desired
+        changed = status is not None and desired is not None and status != dict(desired.status)
+        try:
+            if changed and desired is not None and status is not None:
+                _patch_status(kube, resource, desired.owner.namespace or None, desired.owner.name, status)
+            if changed or outcome.step.action.changes_release:
+                record_event(kube, resource, outcome, now)
+        except KubeError as error:
+            problems.append(f"{outcome.step.owner}: could not write status: {error}")
+    return problems
+
+
+def _patch_status(kube: Kube, resource: ResourceType, namespace: str | None, name: str,
+                  status: Mapping[str, Any]) -> None:
+    """Through the status subresource; a CRD without one keeps status in the object itself."""
+    try:
+        kube.patch(resource, namespace, name, {"status": status}, subresource="status")
+    except KubeError as error:
+        if error.status != 404:
+            raise
+        try:
+            kube.patch(resource, namespace, name, {"status": status})
+        except KubeError as again:
+            if again.status != 404:
+                raise
+            log.info("%s/%s was deleted before its status could be written", namespace or "", name)
+
+
+def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, now: str) -> None:
+    """An Event on the CR, so `kubectl describe` tells the story; losing one is logged, never fatal."""
+    owner = outcome.step.owner
+    if owner is None or not owner.name:
+        return
+    reason = _event_reason(outcome)
+    body = {
+        "metadata": {"generateName": f"{owner.name[:200]}.", "namespace": owner.namespace or "default"},
+        "involvedObject": {"apiVersion": f"{resource.group}/{resource.version}", "kind": owner.kind,
+                           "name": owner.name, "namespace": owner.namespace, "uid": owner.uid},
+        "reason": reason,
+        "message": outcome.message[:1000],
+        "type": "Normal" if outcome.ok else "Warning",
+        "source": {"component": "helmcr"},
+        "reportingComponent": "helmcr",
+        "reportingInstance": socket.gethostname()[:128],
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+    try:
+        kube.create(EVENTS, owner.namespace or "default", body)
+    except KubeError as error:
+        log.warning("could not record event %s for %s: %s", reason, owner, error)
+
+
+def _event_reason(outcome: Outcome) -> str:
+    action = outcome.step.action
+    if outcome.result is Result.SUCCEEDED:
+        return SUCCESS_REASONS.get(action, "UninstallSucceeded")
+    if outcome.result is Result.FAILED:
+        return FAILURE_REASONS[action]
+    return "Blocked" if outcome.result is Result.BLOCKED else "InSync"

@@ -1,0 +1,44 @@
+"""helm's command lines: values only by file, the same flags for Helm 3 and 4, and messages that keep secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from reconcile.adapters.helm import short_message, uninstall_argv, upgrade_argv, values_file
+from reconcile.model import ChartRef, HelmOptions, ReleaseKey
+
+KEY = ReleaseKey("ns", "cache")
+
+
+def test_upgrade_install_passes_values_by_file_and_labels() -> None:
+    chart = ChartRef(source="/charts/memcached", identity="x")
+    argv = upgrade_argv(KEY, chart, Path("/tmp/v.yaml"), {"b": "2", "a": "1"}, HelmOptions())
+    assert argv[:4] == ["upgrade", "--install", "cache", "/charts/memcached"]
+    assert argv[argv.index("--values") + 1] == "/tmp/v.yaml"
+    assert argv[argv.index("--labels") + 1] == "a=1,b=2"
+    assert "--set" not in argv and "--wait" not in argv and "--version" not in argv
+
+
+def test_remote_chart_is_pinned_and_wait_is_opt_in() -> None:
+    chart = ChartRef(source="redis", identity="x", repo_url="http://127.0.0.1:8879", version="1.2.3", pinned=True)
+    argv = upgrade_argv(KEY, chart, Path("/v"), {}, HelmOptions(wait=True, timeout="90s", history_max=3))
+    assert argv[argv.index("--repo") + 1] == "http://127.0.0.1:8879"
+    assert argv[argv.index("--version") + 1] == "1.2.3"
+    assert argv[argv.index("--timeout") + 1] == "90s" and argv[argv.index("--history-max") + 1] == "3"
+    assert "--wait" in argv
+    assert uninstall_argv(KEY, HelmOptions(wait=True))[:4] == ["uninstall", "cache", "--namespace", "ns"]
+
+
+def test_values_file_is_private_and_removed(tmp_path: Path) -> None:
+    with values_file({"password": "hunter22", "nested": {"ü": "—"}}) as path:
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert yaml.safe_load(path.read_text()) == {"password": "hunter22", "nested": {"ü": "—"}}
+    assert not path.exists()
+
+
+def test_short_message_takes_helms_error_line_and_masks_secrets() -> None:
+    stderr = "WARNING: something\nError: UPGRADE FAILED: value hunter22 is not allowed\n"
+    assert short_message(stderr, ["hunter22"]) == "UPGRADE FAILED: value *** is not allowed"
+    assert len(short_message("Error: " + "x" * 5000)) <= 600
