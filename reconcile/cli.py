@@ -92,7 +92,7 @@ def sync(
     """Make every release match its custom resource: install, upgrade, uninstall; then write each CR's status."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         config = load_config(config_path)
         options = RunOptions(

@@ -1,0 +1,172 @@
+"""Running the real ``helmcr`` CLI against the session's control plane, and reading what it did.
+
+helm is run through a wrapper script that logs each invocation and then execs the real binary: the count of helm
+processes a run started is read from that log, not from helmcr's own report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from devenv.helmcli import Helm
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_CHARTS = Path(os.environ.get("HELMCR_SHARED_CHARTS", REPO.parent / "shared" / "charts"))
+GROUP = "test.helmcr.io"
+VERSION = "v1alpha1"
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    helm_processes: int
+
+    @property
+    def report(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.stdout)
+        return document
+
+    def outcome(self, name: str) -> dict[str, Any]:
+        return next(o for o in self.report["outcomes"] if o["name"] == name or o["release"]["name"] == name)
+
+
+class Helmcr:
+    """One test's helmcr: its config file, a counting helm wrapper, and the admin kubeconfig."""
+
+    def __init__(self, workdir: Path, helm: Helm, kubeconfig: Path) -> None:
+        self.workdir = workdir
+        self.helm = helm
+        self.kubeconfig = kubeconfig
+        self.calls = workdir / "helm-calls.log"
+        self.wrapper = workdir / "helm"
+        self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{helm.binary}" "$@"\n')
+        self.wrapper.chmod(0o755)
+        self.config = workdir / "helmcr.yaml"
+
+    def configure(self, watches: list[dict[str, Any]], **globals_: Any) -> Path:
+        self.config.write_text(yaml.safe_dump({"watches": watches, **globals_}))
+        return self.config
+
+    def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
+        before = self._helm_calls()
+        command = [sys.executable, "-m", "reconcile.cli", "sync", "--once", "--config", str(self.config),
+                   "--helm-binary", str(self.wrapper), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
+        process = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO,
+                                 env={**self.helm.env, **(env or {})})
+        return Run(process.returncode, process.stdout, process.stderr, self._helm_calls() - before)
+
+    def _helm_calls(self) -> int:
+        return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0
+
+
+def crd(kind: Kind, strict_spec: bool = False) -> dict[str, Any]:
+    """A CRD for tests; by default its spec is free-form, so helmcr's own checks (not the API's) are exercised."""
+    spec_schema: dict[str, Any] = (
+        {"type": "object", "x-kubernetes-preserve-unknown-fields": True} if strict_spec
+        else {"x-kubernetes-preserve-unknown-fields": True}
+    )
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "names": {"kind": kind.kind, "plural": kind.plural, "singular": kind.kind.lower(),
+                      "listKind": f"{kind.kind}List"},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": VERSION, "served": True, "storage": True, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": spec_schema,
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                }}},
+            }],
+        },
+    }
+
+
+def install_crd(api: client.ApiClient, kind: Kind) -> None:
+    extensions = client.ApiextensionsV1Api(api)
+    try:
+        extensions.create_custom_resource_definition(crd(kind))
+    except client.ApiException as error:
+        if error.status != 409:
+            raise
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        conditions = extensions.read_custom_resource_definition(f"{kind.plural}.{GROUP}").status.conditions or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"CRD {kind.plural}.{GROUP} not established in 30 s")
+
+
+class Resources:
+    """Create, read, edit and delete the CRs of one kind in one namespace."""
+
+    def __init__(self, api: client.ApiClient, kind: Kind, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.kind = kind
+        self.namespace = namespace
+
+    def create(self, name: str, spec: Any, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": self.kind.kind,
+                "metadata": {"name": name, "labels": dict(labels or {})}, "spec": spec}
+        created: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, self.kind.plural, body)
+        return created
+
+    def get(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, self.kind.plural, name)
+        return found
+
+    def patch_spec(self, name: str, spec: Mapping[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name,
+                                                   {"spec": dict(spec)})
+
+    def delete(self, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name)
+
+    def ready(self, name: str) -> dict[str, Any]:
+        status = self.get(name).get("status") or {}
+        return next(c for c in status.get("conditions", []) if c["type"] == "Ready")
+
+
+def release_records(api: client.ApiClient, namespace: str) -> dict[str, str]:
+    """Release record name → resourceVersion: any write to a release shows up here."""
+    secrets = client.CoreV1Api(api).list_namespaced_secret(namespace, label_selector="owner=helm")
+    return {s.metadata.name: s.metadata.resource_version for s in secrets.items}
+
+
+def helm_status(helm: Helm, namespace: str, release: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(helm.run("status", release, "-n", namespace, "-o", "json").stdout)
+    return document
+
+
+def statefulset_replicas(api: client.ApiClient, namespace: str, name: str) -> int:
+    replicas: int = client.AppsV1Api(api).read_namespaced_stateful_set(name, namespace).spec.replicas
+    return replicas
+
+
+def names(items: Iterable[Any]) -> set[str]:
+    return {item.metadata.name for item in items}
