@@ -6,12 +6,13 @@ A failing step becomes a failed outcome with helm's message (redacted) and the o
 
 from __future__ import annotations
 
-import datetime
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from reconcile.adapters.helm import Helm
+from reconcile.clock import now
 from reconcile.errors import HelmcrError
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, HelmOptions, Outcome, Plan, Result, Step
@@ -20,11 +21,17 @@ from reconcile.redact import redact, secret_strings
 UNCHANGED_RESULTS = {Action.SKIP: Result.SKIPPED, Action.BLOCKED: Result.BLOCKED}
 
 
-def apply_plan(plan: Plan, helm: Helm, options: HelmOptions, concurrency: int) -> list[Outcome]:
-    """Outcomes in plan order; steps that change nothing are settled without a thread or a process."""
+def apply_plan(plan: Plan, helm: Helm, options: HelmOptions, concurrency: int,
+               on_outcome: Callable[[Outcome], None]) -> list[Outcome]:
+    """Outcomes in plan order. ``on_outcome`` runs in the worker as each step ends, so a CR's status is written as
+    soon as its release changed, not after the slowest helm of the run (and an interrupted run loses none)."""
+    def settle(step: Step) -> Outcome:
+        outcome = _carry_out(step, helm, options)
+        on_outcome(outcome)
+        return outcome
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="helmcr-apply") as pool:
-        futures = [pool.submit(_carry_out, step, helm, options) for step in plan.steps]
-        return [future.result() for future in futures]
+        return list(pool.map(settle, plan.steps))
 
 
 def _carry_out(step: Step, helm: Helm, options: HelmOptions) -> Outcome:
@@ -57,7 +64,3 @@ def _uninstall(step: Step, helm: Helm, options: HelmOptions, secrets: list[str])
 
 def _timed(outcome: Outcome, started: float) -> Outcome:
     return replace(outcome, seconds=time.monotonic() - started, finished_at=now())
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

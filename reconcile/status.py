@@ -14,6 +14,7 @@ from typing import Any
 
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
 from reconcile.errors import KubeError
+from reconcile.clock import now
 from reconcile.model import Action, Outcome, Result
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ SUCCESS_REASONS = {Action.INSTALL: "InstallSucceeded", Action.UPGRADE: "UpgradeS
 FAILURE_REASONS = {Action.INSTALL: "InstallFailed", Action.UPGRADE: "UpgradeFailed", Action.UNINSTALL: "UninstallFailed"}
 
 
-def new_status(outcome: Outcome, now: str) -> dict[str, Any] | None:
+def new_status(outcome: Outcome, at: str) -> dict[str, Any] | None:
     """The status the owning CR should have after this outcome, or None when there is no CR to tell."""
     step, desired = outcome.step, outcome.step.desired
     if desired is None:
@@ -35,8 +36,8 @@ def new_status(outcome: Outcome, now: str) -> dict[str, Any] | None:
         status.update(digest=desired.digest, chart=desired.chart.name, chartVersion=desired.chart.version,
                       revision=outcome.revision or (step.observed.revision if step.observed else 0))
     if outcome.result is Result.SUCCEEDED:
-        status["lastAppliedTime"] = outcome.finished_at or now
-    status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, now)]
+        status["lastAppliedTime"] = outcome.finished_at or at
+    status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, at)]
     status["message"] = message
     return status
 
@@ -63,31 +64,36 @@ def _ready(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _ready_condition(current: Mapping[str, Any], ready: bool, reason: str, message: str, generation: int,
-                     now: str) -> dict[str, Any]:
+                     at: str) -> dict[str, Any]:
     previous = _ready(current) or {}
     value = "True" if ready else "False"
     changed = previous.get("status") != value
     return {"type": "Ready", "status": value, "reason": reason, "message": message,
             "observedGeneration": generation,
-            "lastTransitionTime": now if changed or not previous.get("lastTransitionTime")
+            "lastTransitionTime": at if changed or not previous.get("lastTransitionTime")
             else previous["lastTransitionTime"]}
 
 
-def write_statuses(kube: Kube, resource: ResourceType, outcomes: list[Outcome], now: str) -> list[str]:
-    """Patch each CR whose status changed and record an event for each action; returns what could not be written."""
-    problems: list[str] = []
-    for outcome in outcomes:
-        status = new_status(outcome, now)
+class StatusWriter:
+    """Writes each outcome's status and event as it arrives, from the apply workers, and keeps what failed."""
+
+    def __init__(self, kube: Kube, resource: ResourceType) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.problems: list[str] = []
+
+    def __call__(self, outcome: Outcome) -> None:
+        moment = now()
+        status = new_status(outcome, moment)
         desired = outcome.step.desired
         changed = status is not None and desired is not None and status != dict(desired.status)
         try:
             if changed and desired is not None and status is not None:
-                _patch_status(kube, resource, desired.owner.namespace or None, desired.owner.name, status)
+                _patch_status(self.kube, self.resource, desired.owner.namespace or None, desired.owner.name, status)
             if changed or outcome.step.action.changes_release:
-                record_event(kube, resource, outcome, now)
+                record_event(self.kube, self.resource, outcome, moment)
         except KubeError as error:
-            problems.append(f"{outcome.step.owner}: could not write status: {error}")
-    return problems
+            self.problems.append(f"{outcome.step.owner}: could not write status: {error}")
 
 
 def _patch_status(kube: Kube, resource: ResourceType, namespace: str | None, name: str,
@@ -106,7 +112,7 @@ def _patch_status(kube: Kube, resource: ResourceType, namespace: str | None, nam
             log.info("%s/%s was deleted before its status could be written", namespace or "", name)
 
 
-def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, now: str) -> None:
+def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) -> None:
     """An Event on the CR, so `kubectl describe` tells the story; losing one is logged, never fatal."""
     owner = outcome.step.owner
     if owner is None or not owner.name:
@@ -122,8 +128,8 @@ def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, now: str)
         "source": {"component": "helmcr"},
         "reportingComponent": "helmcr",
         "reportingInstance": socket.gethostname()[:128],
-        "firstTimestamp": now,
-        "lastTimestamp": now,
+        "firstTimestamp": at,
+        "lastTimestamp": at,
         "count": 1,
     }
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from reconcile.adapters.helm import Helm
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
-from reconcile.apply import apply_plan, now
+from reconcile.apply import apply_plan
 from reconcile.charts import resolve_chart
 from reconcile.config import Config, Selector, Watch
 from reconcile.desired import desired_from_resource
@@ -22,7 +22,7 @@ from reconcile.labels import named_selector, owned_selector
 from reconcile.model import Action, Desired, KindError, Observed, Outcome, Plan, Result, RunSummary, Step
 from reconcile.observed import observed_releases
 from reconcile.plan import Inventory, plan
-from reconcile.status import write_statuses
+from reconcile.status import StatusWriter
 
 log = logging.getLogger(__name__)
 NAMES_PER_QUERY = 100
@@ -57,9 +57,9 @@ def sync_once(config: Config, kube: Kube, helm: Helm, options: RunOptions) -> Ru
         if options.dry_run:
             outcomes += [_previewed(step) for step in kind_plan.plan.steps]
             continue
-        kind_outcomes = apply_plan(kind_plan.plan, helm, watch.helm, options.concurrency)
-        status_errors += write_statuses(kube, resource_type(watch), kind_outcomes, now())
-        outcomes += kind_outcomes
+        writer = StatusWriter(kube, resource_type(watch))
+        outcomes += apply_plan(kind_plan.plan, helm, watch.helm, options.concurrency, on_outcome=writer)
+        status_errors += writer.problems
     return RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), status_errors=tuple(status_errors),
                       warnings=config.warnings)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Kube:
     def __init__(self, api: Any, user_agent: str) -> None:
         self._api = api
         self._api.user_agent = user_agent
+        self._counter = threading.Lock()
         self.requests = 0
 
     @classmethod
@@ -111,7 +113,8 @@ class Kube:
             method=method, resource_path=path, query_params=list((query or {}).items()), header_params=headers,
             body=body, auth_settings=["BearerToken"],
         )
-        self.requests += 1
+        with self._counter:
+            self.requests += 1
         try:
             response = self._api.call_api(method, url, header_params=headers, body=payload,
                                           _request_timeout=REQUEST_TIMEOUT)

@@ -6,12 +6,14 @@ Each test works in its own namespace and scopes helmcr to it with ``--namespace`
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm
 from tests.integration.support import (
@@ -70,6 +72,10 @@ def test_create_edit_delete_converge_and_a_no_op_run_costs_two_requests(
     assert statefulset_replicas(kube, namespace, "alpha-memcached") == 2
     ready = caches.ready("alpha")
     assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
+    waited = subprocess.run([str(binaries.kubectl_binary()), "--kubeconfig", str(helmcr.kubeconfig), "wait", "-n",
+                             namespace, "--for=condition=Ready", f"memcacheds.{GROUP}/alpha", "--timeout=10s"],
+                            capture_output=True, text=True, check=False)
+    assert waited.returncode == 0, waited.stderr
     status = caches.get("alpha")["status"]
     assert (status["revision"], status["chart"], status["chartVersion"], status["observedGeneration"]) == (
         1, "memcached", "3.2.5", 1)

@@ -1,0 +1,190 @@
+"""Benchmark of ``helmcr sync --once`` on a real control plane: a no-op run over N CRs, then k of N changed.
+
+Not a test: it prints figures (see docs/benchmarks.md for results and the machine they ran on). N releases are
+created directly as release records in Helm's storage layout (Secret ``sh.helm.release.v1.<name>.v1``, type
+``helm.sh/release.v1``, gzipped JSON payload, labels owner/name/status/version plus helmcr's labels), cloned from
+one release that the real helm installed, so that helm can later upgrade them like any other release.
+
+    python -m bench.sync_bench --crs 1000 --changed 1,10,100 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from devenv import binaries
+from devenv.controlplane import ControlPlane
+from devenv.helmcli import isolated_helm
+from reconcile.charts import resolve_chart
+from reconcile.config import Watch
+from reconcile.desired import desired_from_resource
+from reconcile.labels import ownership_labels
+
+REPO = Path(__file__).resolve().parents[1]
+CHART = REPO / "examples" / "memcached" / "chart"
+GROUP, VERSION, KIND, PLURAL = "bench.helmcr.io", "v1alpha1", "Memcached", "memcacheds"
+NAMESPACE = "bench"
+TEMPLATE_RELEASE = "tmplrelzz"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--crs", type=int, default=1000)
+    parser.add_argument("--changed", default="1,10,100", help="comma-separated k values")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--repeat", type=int, default=5, help="no-op runs to time")
+    parser.add_argument("--helm", type=int, default=4, choices=(3, 4))
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_memory()}, Python {platform.python_version()}, "
+          f"{platform.platform()}")
+    with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="helmcr-bench-") as scratch:
+        bench = Bench(plane, Path(scratch), args.helm, args.concurrency)
+        seconds = bench.populate(args.crs)
+        print(f"setup: {args.crs} CRs and {args.crs} release records created in {seconds:.1f} s")
+        bench.no_op(args.repeat, args.crs)
+        for k in (int(x) for x in args.changed.split(",") if x):
+            bench.changed(k)
+
+
+class Bench:
+    def __init__(self, plane: ControlPlane, scratch: Path, helm_major: int, concurrency: int) -> None:
+        self.plane = plane
+        self.scratch = scratch
+        self.api = plane.admin_client()
+        self.core = client.CoreV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.helm = isolated_helm(helm_major, plane.kubeconfig, scratch / "helm-home",
+                                  extra_path=plane.bin_path(helm_major))
+        self.concurrency = concurrency
+        self.calls = scratch / "helm-calls.log"
+        self.wrapper = scratch / "helm"
+        self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{self.helm.binary}" "$@"\n')
+        self.wrapper.chmod(0o755)
+        self.config = scratch / "helmcr.yaml"
+        self.config.write_text(yaml.safe_dump([{"group": GROUP, "version": VERSION, "kind": KIND,
+                                                "chart": str(CHART)}]))
+        self.watch = Watch(group=GROUP, version=VERSION, kind=KIND, chart=str(CHART))
+        self.generation = 0
+
+    def populate(self, count: int) -> float:
+        started = time.monotonic()
+        self._install_crd()
+        self.core.create_namespace({"metadata": {"name": NAMESPACE}})
+        values = self.scratch / "values.yaml"
+        values.write_text("replicaCount: 1\n")
+        self.helm.run("install", TEMPLATE_RELEASE, str(CHART), "-n", NAMESPACE, "-f", str(values))
+        template = self.core.read_namespaced_secret(f"sh.helm.release.v1.{TEMPLATE_RELEASE}.v1", NAMESPACE)
+        payload = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(template.data["release"]))))
+        self.helm.run("uninstall", TEMPLATE_RELEASE, "-n", NAMESPACE)
+        chart = resolve_chart(self.watch, REPO)
+        with ThreadPoolExecutor(8) as pool:
+            resources = list(pool.map(lambda i: self._create_cr(f"cache-{i:05d}"), range(count)))
+            list(pool.map(lambda r: self._create_release(r, payload, chart), resources))
+        return time.monotonic() - started
+
+    def no_op(self, repeat: int, count: int) -> None:
+        runs = [self._sync() for _ in range(repeat)]
+        report = runs[-1][0]
+        walls = [wall for _, wall, _ in runs]
+        rss = max(peak for _, _, peak in runs)
+        skipped = report["summary"]["inSync"]
+        assert skipped == count, f"expected {count} in sync, got {report['summary']}"
+        print(f"no-op over {count} CRs: wall from process start median {statistics.median(walls):.2f} s "
+              f"(min {min(walls):.2f}, max {max(walls):.2f}, {repeat} runs); API requests "
+              f"{report['stats']['apiRequests']}; helm processes {self._helm_processes_last}; peak RSS {rss / 1024:.0f} MB"
+              f"; in-process pass {report['stats']['seconds']:.2f} s")
+
+    def changed(self, k: int) -> None:
+        self.generation += 1
+        names = [f"cache-{i:05d}" for i in range(k)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, NAMESPACE, PLURAL, n, {"spec": {"replicaCount": 1 + self.generation}}), names))
+        report, wall, rss = self._sync()
+        upgraded = report["summary"]["upgraded"]
+        assert upgraded == k, f"expected {k} upgrades, got {report['summary']} {report['errors']}"
+        print(f"{k} of N changed: wall {wall:.2f} s, {k / wall:.1f} releases/s at concurrency {self.concurrency}, "
+              f"helm processes {self._helm_processes_last}, peak RSS {rss / 1024:.0f} MB")
+
+    def _sync(self) -> tuple[dict[str, Any], float, int]:
+        before = self._helm_lines()
+        command = ["/usr/bin/time", "-f", "%M", str(Path(sys.executable).parent / "helmcr"), "sync", "--once",
+                   "-c", str(self.config), "--kubeconfig", str(self.plane.kubeconfig), "--helm-binary",
+                   str(self.wrapper), "--concurrency", str(self.concurrency), "-n", NAMESPACE, "-o", "json"]
+        started = time.monotonic()
+        process = subprocess.run(command, capture_output=True, text=True, env=self.helm.env, check=False)
+        wall = time.monotonic() - started
+        if process.returncode != 0:
+            raise SystemExit(f"helmcr failed ({process.returncode}): {process.stderr[-2000:]}")
+        self._helm_processes_last = self._helm_lines() - before
+        return json.loads(process.stdout), wall, int(process.stderr.strip().splitlines()[-1])
+
+    def _helm_lines(self) -> int:
+        return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0
+
+    _helm_processes_last = 0
+
+    def _install_crd(self) -> None:
+        body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{PLURAL}.{GROUP}"},
+                "spec": {"group": GROUP, "scope": "Namespaced",
+                         "names": {"kind": KIND, "plural": PLURAL, "singular": KIND.lower()},
+                         "versions": [{"name": VERSION, "served": True, "storage": True,
+                                       "subresources": {"status": {}},
+                                       "schema": {"openAPIV3Schema": {"type": "object",
+                                                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
+        extensions = client.ApiextensionsV1Api(self.api)
+        extensions.create_custom_resource_definition(body)
+        for _ in range(300):
+            conditions = extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                return
+            time.sleep(0.1)
+        raise SystemExit("CRD not established")
+
+    def _create_cr(self, name: str) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": {"name": name},
+                "spec": {"replicaCount": 1}}
+        created: dict[str, Any] = self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+        return created
+
+    def _create_release(self, resource: dict[str, Any], template: dict[str, Any], chart: Any) -> None:
+        desired = desired_from_resource(resource, self.watch, chart)
+        name = desired.key.name
+        text = json.dumps(template).replace(TEMPLATE_RELEASE, name)
+        release = json.loads(text)
+        labels = ownership_labels(desired.owner, desired.digest)
+        release["labels"] = labels
+        encoded = base64.b64encode(gzip.compress(json.dumps(release).encode())).decode()
+        self.core.create_namespaced_secret(NAMESPACE, {
+            "metadata": {"name": f"sh.helm.release.v1.{name}.v1",
+                         "labels": {**labels, "owner": "helm", "name": name, "status": "deployed", "version": "1"}},
+            "type": "helm.sh/release.v1",
+            "data": {"release": base64.b64encode(encoded.encode()).decode()},
+        })
+
+
+def _memory() -> str:
+    with open("/proc/meminfo") as handle:
+        kilobytes = int(handle.readline().split()[1])
+    return f"{kilobytes / 1024 / 1024:.0f} GiB RAM"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The status a CR gets from an outcome: what kubectl shows, and that an unchanged run writes nothing."""
+
+from __future__ import annotations
+
+from reconcile.model import Action, Outcome, Result, State, Step
+from reconcile.status import new_status
+from tests.unit.factories import desired, observed
+
+AT, LATER = "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z"
+
+
+def outcome(action: Action, result: Result, *, status: dict[str, object] | None = None, revision: int = 0,
+            message: str = "m") -> Outcome:
+    wanted = desired(status=status, generation=3)
+    step = Step(wanted.key, action, State.ABSENT, "reason", desired=wanted, observed=observed(revision=revision or 1))
+    return Outcome(step, result, message=message, revision=revision, finished_at=AT)
+
+
+def test_success_sets_ready_revision_chart_and_digest() -> None:
+    status = new_status(outcome(Action.INSTALL, Result.SUCCEEDED, revision=1, message="installed"), AT)
+    assert status is not None
+    assert {k: status[k] for k in ("revision", "chart", "chartVersion", "digest", "observedGeneration",
+                                   "releaseName", "lastAppliedTime")} == {
+        "revision": 1, "chart": "memcached", "chartVersion": "0.1.0", "digest": "d1", "observedGeneration": 3,
+        "releaseName": "cache", "lastAppliedTime": AT}
+    (ready,) = status["conditions"]
+    assert (ready["status"], ready["reason"], ready["lastTransitionTime"]) == ("True", "InstallSucceeded", AT)
+
+
+def test_an_in_sync_run_reproduces_the_status_exactly_so_nothing_is_written() -> None:
+    installed = new_status(outcome(Action.INSTALL, Result.SUCCEEDED, revision=1, message="installed"), AT)
+    assert installed is not None
+    again = new_status(outcome(Action.SKIP, Result.SKIPPED, status=installed, message="in sync"), LATER)
+    assert again == installed
+
+
+def test_failure_keeps_the_deployed_revision_and_flips_ready_with_a_new_transition_time() -> None:
+    installed = new_status(outcome(Action.INSTALL, Result.SUCCEEDED, revision=1), AT)
+    assert installed is not None
+    failed = new_status(outcome(Action.UPGRADE, Result.FAILED, status=installed, message="boom"), LATER)
+    assert failed is not None
+    (ready,) = failed["conditions"]
+    assert (ready["status"], ready["reason"], ready["message"], ready["lastTransitionTime"]) == (
+        "False", "UpgradeFailed", "boom", LATER)
+    assert (failed["revision"], failed["digest"], failed["lastAppliedTime"]) == (1, "d1", AT)
+
+
+def test_blocked_is_stable_across_runs() -> None:
+    first = new_status(outcome(Action.BLOCKED, Result.BLOCKED, message="conflict"), AT)
+    assert first is not None
+    assert new_status(outcome(Action.BLOCKED, Result.BLOCKED, status=first, message="conflict"), LATER) == first
+
+
+def test_an_uninstall_has_no_cr_to_tell() -> None:
+    step = Step(observed().key, Action.UNINSTALL, State.ORPHANED, "gone", observed=observed())
+    assert new_status(Outcome(step, Result.SUCCEEDED), AT) is None
