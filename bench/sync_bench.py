@@ -28,7 +28,6 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import isolated_helm
 from reconcile.charts import resolve_chart

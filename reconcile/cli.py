@@ -26,8 +26,7 @@ from reconcile import __version__
 from reconcile.adapters.helm import Connection, Helm
 from reconcile.adapters.kube import Kube
 from reconcile.config import Config, Selector, load_config
-from reconcile.errors import ConfigError
-from reconcile.errors import HelmcrError
+from reconcile.errors import ConfigError, HelmcrError
 from reconcile.model import RunSummary
 from reconcile.report import render_json, render_table
 from reconcile.sync import RunOptions, sync_once

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
-from reconcile.errors import KubeError
 from reconcile.clock import now
+from reconcile.errors import KubeError
 from reconcile.model import Action, Outcome, Result
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconcile.adapters.helm import Helm
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
@@ -75,7 +76,7 @@ def resource_type(watch: Watch) -> ResourceType:
 
 
 def observe(watch: Watch, kube: Kube, options: RunOptions, page_size: int,
-            to_desired: Callable[[dict[str, object]], Desired]) -> Inventory:
+            to_desired: Callable[[dict[str, Any]], Desired]) -> Inventory:
     resources = _list_resources(watch, kube, options, page_size)
     selected = [r for r in resources if _selected(r, watch.selector, options.selector)]
     desired = [to_desired(r) for r in selected]
@@ -96,9 +97,9 @@ def observe(watch: Watch, kube: Kube, options: RunOptions, page_size: int,
     )
 
 
-def _list_resources(watch: Watch, kube: Kube, options: RunOptions, page_size: int) -> list[dict[str, object]]:
+def _list_resources(watch: Watch, kube: Kube, options: RunOptions, page_size: int) -> list[dict[str, Any]]:
     resource = resource_type(watch)
-    items: list[dict[str, object]] = []
+    items: list[dict[str, Any]] = []
     for scope in _scopes(watch, options):
         try:
             items += kube.list(resource, scope, page_size)
@@ -124,7 +125,7 @@ def _in_scope(observed: Observed, scopes: Iterable[str | None]) -> bool:
     return any(scope is None or scope == observed.key.namespace for scope in scopes)
 
 
-def _selected(resource: dict[str, object], *selectors: Selector) -> bool:
+def _selected(resource: dict[str, Any], *selectors: Selector) -> bool:
     metadata = resource.get("metadata")
     labels = (metadata.get("labels") if isinstance(metadata, dict) else None) or {}
     return all(selector.matches(labels) for selector in selectors)

@@ -1,0 +1,47 @@
+# Developer and CI entry points. Everything runs from .venv; the real components (helm 3 and 4, etcd,
+# kube-apiserver, kube-controller-manager, kubectl) are built from the Go module proxy into ~/.cache/helmcr-dev
+# once per version pinned in devenv/versions.env.
+#
+#   make test PYTEST_ARGS='tests/integration -x -q'   run (part of) the suite; default: all of tests/
+#   eval "$$(make -s cluster-up)"                      a dev cluster for the shell; stdout carries only export lines
+#   make cluster-down
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+# Reinstall only when the dependencies may have changed.
+VENV_STAMP := $(VENV)/.installed-from-pyproject
+PYTEST_ARGS ?=
+
+.PHONY: venv binaries test lint cluster-up cluster-down demo
+
+venv: $(VENV_STAMP)
+
+# All output to stderr: `make -s cluster-up` may have to create the venv, and its stdout is eval'ed.
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make: $(PYTHON) is older than 3.11; run make PYTHON=python3.11 ..." >&2; exit 1; }
+	@test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV) >&2
+	@$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]' >&2
+	@touch $@
+
+binaries: venv
+	@$(VENV_PYTHON) -m devenv.build
+
+test: venv binaries
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy tests/conftest.py tests/integration
+
+cluster-up: venv
+	@$(VENV_PYTHON) -m devenv.cluster up
+
+cluster-down: venv
+	@$(VENV_PYTHON) -m devenv.cluster down
+
+demo: venv binaries
+	@$(VENV_PYTHON) -m devenv.demo
