@@ -14,7 +14,7 @@ VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv binaries test lint cluster-up cluster-down demo
+.PHONY: venv binaries test lint bench cluster-up cluster-down demo
 
 venv: $(VENV_STAMP)
 
@@ -35,7 +35,7 @@ test: venv binaries
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy tests/conftest.py tests/integration
+	$(VENV)/bin/mypy tests bench
 
 cluster-up: venv
 	@$(VENV_PYTHON) -m devenv.cluster up
@@ -45,3 +45,8 @@ cluster-down: venv
 
 demo: venv binaries
 	@$(VENV_PYTHON) -m devenv.demo
+
+# Figures for docs/benchmarks.md (not a test): BENCH_ARGS='--crs 1000 --changed 1,10,100 --concurrency 8'
+BENCH_ARGS ?=
+bench: venv binaries
+	$(VENV_PYTHON) -m bench.sync_bench $(BENCH_ARGS)

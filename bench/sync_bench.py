@@ -23,12 +23,13 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
 
 from devenv.controlplane import ControlPlane
+from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import isolated_helm
 from reconcile.charts import resolve_chart
 from reconcile.config import Watch
@@ -50,8 +51,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="no-op runs to time")
     parser.add_argument("--helm", type=int, default=4, choices=(3, 4))
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_memory()}, Python {platform.python_version()}, "
-          f"{platform.platform()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {_memory()}, Python {platform.python_version()}, "
+        f"{platform.platform()}"
+    )
     with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="helmcr-bench-") as scratch:
         bench = Bench(plane, Path(scratch), args.helm, args.concurrency)
         seconds = bench.populate(args.crs)
@@ -68,28 +71,31 @@ class Bench:
         self.api = plane.admin_client()
         self.core = client.CoreV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
-        self.helm = isolated_helm(helm_major, plane.kubeconfig, scratch / "helm-home",
-                                  extra_path=plane.bin_path(helm_major))
+        self.helm = isolated_helm(
+            helm_major, plane.kubeconfig, scratch / "helm-home", extra_path=plane.bin_path(helm_major)
+        )
         self.concurrency = concurrency
         self.calls = scratch / "helm-calls.log"
         self.wrapper = scratch / "helm"
         self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{self.helm.binary}" "$@"\n')
         self.wrapper.chmod(0o755)
         self.config = scratch / "helmcr.yaml"
-        self.config.write_text(yaml.safe_dump([{"group": GROUP, "version": VERSION, "kind": KIND,
-                                                "chart": str(CHART)}]))
+        self.config.write_text(
+            yaml.safe_dump([{"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART)}])
+        )
         self.watch = Watch(group=GROUP, version=VERSION, kind=KIND, chart=str(CHART))
         self.generation = 0
 
     def populate(self, count: int) -> float:
         started = time.monotonic()
-        self._install_crd()
-        self.core.create_namespace({"metadata": {"name": NAMESPACE}})
+        spec = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        establish_crd(self.api, free_form_crd(GROUP, VERSION, KIND, PLURAL, spec))
+        self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
         values = self.scratch / "values.yaml"
         values.write_text("replicaCount: 1\n")
         self.helm.run("install", TEMPLATE_RELEASE, str(CHART), "-n", NAMESPACE, "-f", str(values))
         template = self.core.read_namespaced_secret(f"sh.helm.release.v1.{TEMPLATE_RELEASE}.v1", NAMESPACE)
-        payload = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(template.data["release"]))))
+        payload = json.loads(gzip.decompress(base64.b64decode(base64.b64decode((template.data or {})["release"]))))
         self.helm.run("uninstall", TEMPLATE_RELEASE, "-n", NAMESPACE)
         chart = resolve_chart(self.watch, REPO)
         with ThreadPoolExecutor(8) as pool:
@@ -104,28 +110,56 @@ class Bench:
         rss = max(peak for _, _, peak in runs)
         skipped = report["summary"]["inSync"]
         assert skipped == count, f"expected {count} in sync, got {report['summary']}"
-        print(f"no-op over {count} CRs: wall from process start median {statistics.median(walls):.2f} s "
-              f"(min {min(walls):.2f}, max {max(walls):.2f}, {repeat} runs); API requests "
-              f"{report['stats']['apiRequests']}; helm processes {self._helm_processes_last}; peak RSS {rss / 1024:.0f} MB"
-              f"; in-process pass {report['stats']['seconds']:.2f} s")
+        print(
+            f"no-op over {count} CRs: wall from process start median {statistics.median(walls):.2f} s "
+            f"(min {min(walls):.2f}, max {max(walls):.2f}, {repeat} runs); API requests "
+            f"{report['stats']['apiRequests']}; helm processes {self._helm_processes_last}; "
+            f"peak RSS {rss / 1024:.0f} MB"
+            f"; in-process pass {report['stats']['seconds']:.2f} s"
+        )
 
     def changed(self, k: int) -> None:
         self.generation += 1
         names = [f"cache-{i:05d}" for i in range(k)]
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda n: self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, NAMESPACE, PLURAL, n, {"spec": {"replicaCount": 1 + self.generation}}), names))
+            list(
+                pool.map(
+                    lambda n: self.custom.patch_namespaced_custom_object(
+                        GROUP, VERSION, NAMESPACE, PLURAL, n, {"spec": {"replicaCount": 1 + self.generation}}
+                    ),
+                    names,
+                )
+            )
         report, wall, rss = self._sync()
         upgraded = report["summary"]["upgraded"]
         assert upgraded == k, f"expected {k} upgrades, got {report['summary']} {report['errors']}"
-        print(f"{k} of N changed: wall {wall:.2f} s, {k / wall:.1f} releases/s at concurrency {self.concurrency}, "
-              f"helm processes {self._helm_processes_last}, peak RSS {rss / 1024:.0f} MB")
+        print(
+            f"{k} of N changed: wall {wall:.2f} s, {k / wall:.1f} releases/s at concurrency {self.concurrency}, "
+            f"helm processes {self._helm_processes_last}, peak RSS {rss / 1024:.0f} MB"
+        )
 
     def _sync(self) -> tuple[dict[str, Any], float, int]:
         before = self._helm_lines()
-        command = ["/usr/bin/time", "-f", "%M", str(Path(sys.executable).parent / "helmcr"), "sync", "--once",
-                   "-c", str(self.config), "--kubeconfig", str(self.plane.kubeconfig), "--helm-binary",
-                   str(self.wrapper), "--concurrency", str(self.concurrency), "-n", NAMESPACE, "-o", "json"]
+        command = [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            str(Path(sys.executable).parent / "helmcr"),
+            "sync",
+            "--once",
+            "-c",
+            str(self.config),
+            "--kubeconfig",
+            str(self.plane.kubeconfig),
+            "--helm-binary",
+            str(self.wrapper),
+            "--concurrency",
+            str(self.concurrency),
+            "-n",
+            NAMESPACE,
+            "-o",
+            "json",
+        ]
         started = time.monotonic()
         process = subprocess.run(command, capture_output=True, text=True, env=self.helm.env, check=False)
         wall = time.monotonic() - started
@@ -139,29 +173,15 @@ class Bench:
 
     _helm_processes_last = 0
 
-    def _install_crd(self) -> None:
-        body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-                "metadata": {"name": f"{PLURAL}.{GROUP}"},
-                "spec": {"group": GROUP, "scope": "Namespaced",
-                         "names": {"kind": KIND, "plural": PLURAL, "singular": KIND.lower()},
-                         "versions": [{"name": VERSION, "served": True, "storage": True,
-                                       "subresources": {"status": {}},
-                                       "schema": {"openAPIV3Schema": {"type": "object",
-                                                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
-        extensions = client.ApiextensionsV1Api(self.api)
-        extensions.create_custom_resource_definition(body)
-        for _ in range(300):
-            conditions = extensions.read_custom_resource_definition(f"{PLURAL}.{GROUP}").status.conditions or []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
-                return
-            time.sleep(0.1)
-        raise SystemExit("CRD not established")
-
     def _create_cr(self, name: str) -> dict[str, Any]:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": {"name": name},
-                "spec": {"replicaCount": 1}}
-        created: dict[str, Any] = self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
-        return created
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": {"name": name},
+            "spec": {"replicaCount": 1},
+        }
+        created = self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
+        return cast(dict[str, Any], created)
 
     def _create_release(self, resource: dict[str, Any], template: dict[str, Any], chart: Any) -> None:
         desired = desired_from_resource(resource, self.watch, chart)
@@ -171,12 +191,17 @@ class Bench:
         labels = ownership_labels(desired.owner, desired.digest)
         release["labels"] = labels
         encoded = base64.b64encode(gzip.compress(json.dumps(release).encode())).decode()
-        self.core.create_namespaced_secret(NAMESPACE, {
-            "metadata": {"name": f"sh.helm.release.v1.{name}.v1",
-                         "labels": {**labels, "owner": "helm", "name": name, "status": "deployed", "version": "1"}},
-            "type": "helm.sh/release.v1",
-            "data": {"release": base64.b64encode(encoded.encode()).decode()},
-        })
+        self.core.create_namespaced_secret(
+            NAMESPACE,
+            {  # type: ignore[arg-type]  # the client accepts a plain dict, as the API does
+                "metadata": {
+                    "name": f"sh.helm.release.v1.{name}.v1",
+                    "labels": {**labels, "owner": "helm", "name": name, "status": "deployed", "version": "1"},
+                },
+                "type": "helm.sh/release.v1",
+                "data": {"release": base64.b64encode(encoded.encode()).decode()},
+            },
+        )
 
 
 def _memory() -> str:

@@ -24,8 +24,9 @@ def ensure_built(name: str) -> Path:
     wanted = component(name)
     build(wanted)  # raises BuildError naming the component; returns at once when cached
     if not wanted.is_built():
-        raise BuildError(f"building {wanted.name} {wanted.version} reported success but left no binaries "
-                         f"in {wanted.bin_dir}")
+        raise BuildError(
+            f"building {wanted.name} {wanted.version} reported success but left no binaries in {wanted.bin_dir}"
+        )
     return wanted.bin_dir
 
 

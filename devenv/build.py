@@ -45,9 +45,10 @@ class Component:
         return cache_root() / "bin" / f"{self.name}-{self.version}"
 
     def is_built(self) -> bool:
-        return all((self.bin_dir / binary).is_file() for binary in self.binaries) and (
-            self.bin_dir / ".complete"
-        ).is_file()
+        return (
+            all((self.bin_dir / binary).is_file() for binary in self.binaries)
+            and (self.bin_dir / ".complete").is_file()
+        )
 
 
 def components() -> list[Component]:
@@ -72,9 +73,7 @@ def go_env() -> dict[str, str]:
 
 
 def run_go(component: Component, args: list[str], cwd: Path) -> str:
-    process = subprocess.run(
-        ["go", *args], cwd=cwd, env=go_env(), capture_output=True, text=True, check=False
-    )
+    process = subprocess.run(["go", *args], cwd=cwd, env=go_env(), capture_output=True, text=True, check=False)
     if process.returncode != 0:
         tail = "\n".join((process.stderr or process.stdout).strip().splitlines()[-25:])
         raise BuildError(
@@ -109,16 +108,34 @@ def build_helm(component: Component, work: Path) -> None:
         f"module helmcr.local/build/{component.name}\n\ngo {go_directive.group(1) if go_directive else '1.24'}\n\n"
         f"require {module} {component.version}\n",
     )
-    ldflags = ["-w", "-s", f"-X {module}/internal/version.version={component.version}",
-               f"-X {module}/internal/version.gitTreeState=clean"]
+    ldflags = [
+        "-w",
+        "-s",
+        f"-X {module}/internal/version.version={component.version}",
+        f"-X {module}/internal/version.gitTreeState=clean",
+    ]
     client_go = re.search(r"k8s\.io/client-go v0\.(\d+)\.", upstream_mod)
     if major == "3" and client_go:
         # helm's own Makefile derives the Kubernetes version used by `helm template` from its client-go.
         for package in ("pkg/lint/rules", "pkg/chartutil"):
-            ldflags += [f"-X {module}/{package}.k8sVersionMajor=1",
-                        f"-X {module}/{package}.k8sVersionMinor={client_go.group(1)}"]
-    run_go(component, ["build", "-mod=mod", "-trimpath", "-ldflags", " ".join(ldflags), "-o", str(work / "out") + "/",
-                       f"{module}/cmd/helm"], work)
+            ldflags += [
+                f"-X {module}/{package}.k8sVersionMajor=1",
+                f"-X {module}/{package}.k8sVersionMinor={client_go.group(1)}",
+            ]
+    run_go(
+        component,
+        [
+            "build",
+            "-mod=mod",
+            "-trimpath",
+            "-ldflags",
+            " ".join(ldflags),
+            "-o",
+            str(work / "out") + "/",
+            f"{module}/cmd/helm",
+        ],
+        work,
+    )
 
 
 def build_etcd(component: Component, work: Path) -> None:
@@ -137,8 +154,14 @@ def kubernetes_ldflags(version: str) -> str:
     """Stamp the version as the upstream release build does, or /version reports v0.0.0-master."""
     major, minor = version.lstrip("v").split(".")[:2]
     build_date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    values = {"gitVersion": version, "gitMajor": major, "gitMinor": minor, "gitTreeState": "clean",
-              "buildDate": build_date, "gitCommit": f"{version}-from-module-proxy"}
+    values = {
+        "gitVersion": version,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitTreeState": "clean",
+        "buildDate": build_date,
+        "gitCommit": f"{version}-from-module-proxy",
+    }
     flags = ["-w", "-s"]
     for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [f"-X {package}.{name}={value}" for name, value in values.items()]
@@ -155,15 +178,34 @@ def build_kubernetes(component: Component, work: Path) -> None:
     go_directive = re.search(r"^go (\S+)$", upstream_mod, re.M)
     godebug = re.findall(r"^godebug .*$", upstream_mod, re.M)
     lines = [
-        "module helmcr.local/build/kubernetes", "",
-        f"go {go_directive.group(1) if go_directive else '1.24'}", "", *godebug, "",
-        f"require k8s.io/kubernetes {component.version}", "",
+        "module helmcr.local/build/kubernetes",
+        "",
+        f"go {go_directive.group(1) if go_directive else '1.24'}",
+        "",
+        *godebug,
+        "",
+        f"require k8s.io/kubernetes {component.version}",
+        "",
         *[f"replace {module} => {module} {staging_version}" for module in staging],
     ]
     write_wrapper(work, "\n".join(lines) + "\n")
     packages = [f"k8s.io/kubernetes/cmd/{binary}" for binary in component.binaries]
-    run_go(component, ["build", "-mod=mod", "-trimpath", "-tags", "selinux,notest", "-ldflags",
-                       kubernetes_ldflags(component.version), "-o", str(work / "out") + "/", *packages], work)
+    run_go(
+        component,
+        [
+            "build",
+            "-mod=mod",
+            "-trimpath",
+            "-tags",
+            "selinux,notest",
+            "-ldflags",
+            kubernetes_ldflags(component.version),
+            "-o",
+            str(work / "out") + "/",
+            *packages,
+        ],
+        work,
+    )
 
 
 BUILDERS = {"helm3": build_helm, "helm4": build_helm, "etcd": build_etcd, "kubernetes": build_kubernetes}

@@ -120,7 +120,10 @@ def start_supervisor() -> ProcessRecord:
     with supervisor_log().open("wb") as log_stream:
         process = subprocess.Popen(
             [sys.executable, "-m", "devenv.cluster", "serve"],
-            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log_stream, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_stream,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     record = ProcessRecord.of(process.pid)
@@ -170,8 +173,10 @@ def up() -> int:
                 stop_supervisor(state)
             log("starting the control plane ...")
             state = wait_ready(start_supervisor())
-            log(f"cluster ready at {state['server']} in {state['startup_seconds']:.1f} s; "
-                f"logs in {state['directory']}; stop it with `make cluster-down`")
+            log(
+                f"cluster ready at {state['server']} in {state['startup_seconds']:.1f} s; "
+                f"logs in {state['directory']}; stop it with `make cluster-down`"
+            )
     print(export_lines(major), flush=True)
     return 0
 
@@ -203,9 +208,15 @@ def write_state(plane: controlplane.ControlPlane) -> None:
     """Publish the running cluster; written last and atomically, so ``up`` treats its existence as "ready"."""
     supervisor = ProcessRecord.of(os.getpid())
     assert supervisor is not None  # we are running
-    state = {"supervisor": supervisor.to_json(), "server": plane.server, "directory": str(plane.directory),
-             "kubeconfig": str(stable_kubeconfig()), "startup_seconds": plane.startup_seconds,
-             "phase_seconds": plane.phase_seconds, "pids": plane.pids}
+    state = {
+        "supervisor": supervisor.to_json(),
+        "server": plane.server,
+        "directory": str(plane.directory),
+        "kubeconfig": str(stable_kubeconfig()),
+        "startup_seconds": plane.startup_seconds,
+        "phase_seconds": plane.phase_seconds,
+        "pids": plane.pids,
+    }
     temporary = state_file().with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2) + "\n")
     temporary.replace(state_file())

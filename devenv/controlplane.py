@@ -155,8 +155,14 @@ class ControlPlane:
     collection, namespaces never finish terminating, no default ServiceAccounts).
     """
 
-    def __init__(self, *, controller_manager: bool = True, ready_timeout: float = 120.0, grace_seconds: float = 5.0,
-                 root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        controller_manager: bool = True,
+        ready_timeout: float = 120.0,
+        grace_seconds: float = 5.0,
+        root: Path | None = None,
+    ) -> None:
         self.with_controller_manager = controller_manager
         self.ready_timeout = ready_timeout
         self.grace_seconds = grace_seconds
@@ -214,14 +220,16 @@ class ControlPlane:
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path, seconds: int = 3600) -> Path:
         """Write a kubeconfig authenticating as ServiceAccount ``namespace/name`` with a TokenRequest token."""
         with self.admin_client() as admin:
-            return kubeconfig.service_account_kubeconfig(admin, self.server, self.ca_cert, namespace, name, path,
-                                                         seconds)
+            return kubeconfig.service_account_kubeconfig(
+                admin, self.server, self.ca_cert, namespace, name, path, seconds
+            )
 
     def __enter__(self) -> ControlPlane:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> ControlPlane:
@@ -275,8 +283,12 @@ class ControlPlane:
             etcd_port = self._start_etcd(commands["etcd"])
         with self._phase("kube-apiserver"):
             self._start_apiserver(commands["kube-apiserver"], etcd_port)
-        kubeconfig.write_kubeconfig(self.kubeconfig, self.server, self.ca_cert,
-                                    kubeconfig.client_certificate_user(self._pki.admin_cert, self._pki.admin_key))
+        kubeconfig.write_kubeconfig(
+            self.kubeconfig,
+            self.server,
+            self.ca_cert,
+            kubeconfig.client_certificate_user(self._pki.admin_cert, self._pki.admin_key),
+        )
         if "kube-controller-manager" in commands:
             with self._phase("kube-controller-manager"):
                 self._start_controller_manager(commands["kube-controller-manager"])
@@ -290,33 +302,51 @@ class ControlPlane:
     def _start_etcd(self, command: Path) -> int:
         client_port, peer_port = free_port(self._ports), free_port(self._ports)
         client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-        self._launch("etcd", [
-            str(command), "--name=helmcr", f"--data-dir={self.directory / 'etcd'}",
-            f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=helmcr={peer_url}", "--initial-cluster-state=new",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])
+        self._launch(
+            "etcd",
+            [
+                str(command),
+                "--name=helmcr",
+                f"--data-dir={self.directory / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=helmcr={peer_url}",
+                "--initial-cluster-state=new",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
         self._wait_until("etcd", lambda: http_status(client_port, "/health") == 200)
         return client_port
 
     def _start_apiserver(self, command: Path, etcd_port: int) -> None:
         keys = self._require_pki()
         self._api_port = free_port(self._ports)
-        self._launch("kube-apiserver", [
-            str(command), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            f"--secure-port={self._api_port}", "--bind-address=127.0.0.1",
-            # Loopback only: without an advertise address the apiserver picks the machine's outward interface, and
-            # Endpoints may not hold a loopback IP, hence no endpoint reconciler.
-            "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-            f"--cert-dir={self.directory / 'apiserver-certs'}",
-            f"--tls-cert-file={keys.serving_cert}", f"--tls-private-key-file={keys.serving_key}",
-            f"--client-ca-file={keys.ca_cert}", f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            "--allow-privileged=true", "--authorization-mode=RBAC",
-            f"--service-account-issuer={self.server}/",
-            f"--service-account-key-file={keys.service_account_public_key}",
-            f"--service-account-signing-key-file={keys.service_account_key}",
-        ])
+        self._launch(
+            "kube-apiserver",
+            [
+                str(command),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                f"--secure-port={self._api_port}",
+                "--bind-address=127.0.0.1",
+                # Loopback only: without an advertise address the apiserver picks the machine's outward interface, and
+                # Endpoints may not hold a loopback IP, hence no endpoint reconciler.
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
+                f"--cert-dir={self.directory / 'apiserver-certs'}",
+                f"--tls-cert-file={keys.serving_cert}",
+                f"--tls-private-key-file={keys.serving_key}",
+                f"--client-ca-file={keys.ca_cert}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--allow-privileged=true",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={self.server}/",
+                f"--service-account-key-file={keys.service_account_public_key}",
+                f"--service-account-signing-key-file={keys.service_account_key}",
+            ],
+        )
         # Anonymous requests get 403 until the RBAC bootstrap is done, so ask as the admin.
         context = ssl.create_default_context(cafile=str(keys.ca_cert))
         context.load_cert_chain(str(keys.admin_cert), str(keys.admin_key))
@@ -326,15 +356,26 @@ class ControlPlane:
         keys = self._require_pki()
         port = free_port(self._ports)
         admin = str(self.kubeconfig)
-        self._launch("kube-controller-manager", [
-            str(command), f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
-            f"--authorization-kubeconfig={admin}", "--leader-elect=false", "--controllers=*",
-            f"--service-account-private-key-file={keys.service_account_key}", f"--root-ca-file={keys.ca_cert}",
-            "--use-service-account-credentials=false",
-            f"--cluster-signing-cert-file={keys.ca_cert}", f"--cluster-signing-key-file={keys.ca_key}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}", f"--cert-dir={self.directory / 'kcm-certs'}",
-        ])
+        self._launch(
+            "kube-controller-manager",
+            [
+                str(command),
+                f"--kubeconfig={admin}",
+                f"--authentication-kubeconfig={admin}",
+                f"--authorization-kubeconfig={admin}",
+                "--leader-elect=false",
+                "--controllers=*",
+                f"--service-account-private-key-file={keys.service_account_key}",
+                f"--root-ca-file={keys.ca_cert}",
+                "--use-service-account-credentials=false",
+                f"--cluster-signing-cert-file={keys.ca_cert}",
+                f"--cluster-signing-key-file={keys.ca_key}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={self.directory / 'kcm-certs'}",
+            ],
+        )
         insecure = ssl.create_default_context()
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE  # its serving certificate is self-signed, made at startup
@@ -350,11 +391,13 @@ class ControlPlane:
         deadline = time.monotonic() + self.ready_timeout
         while not ready():
             if process.poll() is not None:
-                raise ControlPlaneError(f"{name} exited with code {process.returncode} while starting\n"
-                                        f"{self._log_tail(name)}")
+                raise ControlPlaneError(
+                    f"{name} exited with code {process.returncode} while starting\n{self._log_tail(name)}"
+                )
             if time.monotonic() > deadline:
-                raise ControlPlaneError(f"{name} was not ready after {self.ready_timeout:.0f} s\n"
-                                        f"{self._log_tail(name)}")
+                raise ControlPlaneError(
+                    f"{name} was not ready after {self.ready_timeout:.0f} s\n{self._log_tail(name)}"
+                )
             time.sleep(POLL_SECONDS)
 
     def _log_tail(self, name: str) -> str:
@@ -369,8 +412,10 @@ class ControlPlane:
         """Record owner and children atomically, for :func:`clean_stale` in a later run if this one gets killed."""
         owner = ProcessRecord.of(os.getpid())
         children = [ProcessRecord.of(process.pid) for process in self._processes.values()]
-        data = {"owner": owner.to_json() if owner else None,
-                "children": [child.to_json() for child in children if child is not None]}
+        data = {
+            "owner": owner.to_json() if owner else None,
+            "children": [child.to_json() for child in children if child is not None],
+        }
         temporary = self.directory / f"{OWNER_FILE}.tmp"
         temporary.write_text(json.dumps(data, indent=2) + "\n")
         temporary.replace(self.directory / OWNER_FILE)

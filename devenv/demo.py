@@ -44,8 +44,10 @@ def run_demo(home: Path) -> None:
 
     step(2, "Starting a control plane on loopback")
     with ControlPlane() as plane:
-        console.print(f"  ready in {plane.startup_seconds:.1f} s at {plane.server} "
-                      f"(phases: {plane.phase_seconds}); kubeconfig {plane.kubeconfig}")
+        console.print(
+            f"  ready in {plane.startup_seconds:.1f} s at {plane.server} "
+            f"(phases: {plane.phase_seconds}); kubeconfig {plane.kubeconfig}"
+        )
         helm = isolated_helm(major, plane.kubeconfig, home, extra_path=plane.bin_path(major))
 
         step(3, f"Creating namespace {NAMESPACE!r}")

@@ -22,8 +22,10 @@ class HelmError(RuntimeError):
     """helm exited non-zero; the message carries the command line, stderr and stdout."""
 
     def __init__(self, args: list[str], process: subprocess.CompletedProcess[str]) -> None:
-        super().__init__(f"{shlex.join(args)} exited {process.returncode}\n"
-                         f"--- stderr ---\n{process.stderr.strip()}\n--- stdout ---\n{process.stdout.strip()}")
+        super().__init__(
+            f"{shlex.join(args)} exited {process.returncode}\n"
+            f"--- stderr ---\n{process.stderr.strip()}\n--- stdout ---\n{process.stdout.strip()}"
+        )
         self.process = process
 
 
@@ -54,8 +56,12 @@ def isolated_helm(major: int, kubeconfig: Path, home: Path, extra_path: str = ""
     env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
     if extra_path:
         env["PATH"] = os.pathsep.join(part for part in (extra_path, env.get("PATH", "")) if part)
-    dirs = {"HOME": home, "HELM_CONFIG_HOME": home / "helm-config", "HELM_CACHE_HOME": home / "helm-cache",
-            "HELM_DATA_HOME": home / "helm-data"}
+    dirs = {
+        "HOME": home,
+        "HELM_CONFIG_HOME": home / "helm-config",
+        "HELM_CACHE_HOME": home / "helm-cache",
+        "HELM_DATA_HOME": home / "helm-data",
+    }
     for directory in dirs.values():
         directory.mkdir(parents=True, exist_ok=True)
     env.update({name: str(directory) for name, directory in dirs.items()})

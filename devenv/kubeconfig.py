@@ -22,8 +22,9 @@ def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def write_kubeconfig(path: Path, server: str, ca_cert: Path, user: dict[str, str], namespace: str | None = None,
-                     context: str = CONTEXT) -> Path:
+def write_kubeconfig(
+    path: Path, server: str, ca_cert: Path, user: dict[str, str], namespace: str | None = None, context: str = CONTEXT
+) -> Path:
     """Write a one-cluster, one-user kubeconfig whose current context is ``context``.
 
     Mode 0600 from the start: it holds credentials.
@@ -61,8 +62,9 @@ def request_token(admin: client.ApiClient, namespace: str, name: str, seconds: i
     return str(response.status.token)
 
 
-def service_account_kubeconfig(admin: client.ApiClient, server: str, ca_cert: Path, namespace: str, name: str,
-                               path: Path, seconds: int = 3600) -> Path:
+def service_account_kubeconfig(
+    admin: client.ApiClient, server: str, ca_cert: Path, namespace: str, name: str, path: Path, seconds: int = 3600
+) -> Path:
     """Write a kubeconfig that acts as ServiceAccount ``namespace/name``, so a test can prove which RBAC suffices.
 
     The ServiceAccount must exist. Its namespace becomes the context's default namespace.

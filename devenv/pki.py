@@ -48,23 +48,57 @@ def ec_key(path: Path) -> Path:
 def certificate_authority(directory: Path) -> tuple[Path, Path]:
     key = ec_key(directory / "ca.key")
     cert = directory / "ca.crt"
-    openssl("req", "-x509", "-new", "-key", str(key), "-subj", "/CN=helmcr-dev-ca", "-days", str(VALIDITY_DAYS),
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", "-out", str(cert))
+    openssl(
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        str(key),
+        "-subj",
+        "/CN=helmcr-dev-ca",
+        "-days",
+        str(VALIDITY_DAYS),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+        "-out",
+        str(cert),
+    )
     return cert, key
 
 
-def signed_certificate(directory: Path, name: str, subject: str, extensions: list[str],
-                       ca: tuple[Path, Path]) -> tuple[Path, Path]:
+def signed_certificate(
+    directory: Path, name: str, subject: str, extensions: list[str], ca: tuple[Path, Path]
+) -> tuple[Path, Path]:
     """A leaf certificate ``<name>.crt`` (with key ``<name>.key``) for ``subject``, signed by ``ca``."""
     key = ec_key(directory / f"{name}.key")
     csr, cert, extfile = (directory / f"{name}.{suffix}" for suffix in ("csr", "crt", "ext"))
-    extfile.write_text("\n".join(["basicConstraints=critical,CA:FALSE",
-                                  "keyUsage=critical,digitalSignature,keyEncipherment", *extensions]) + "\n")
+    extfile.write_text(
+        "\n".join(
+            ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", *extensions]
+        )
+        + "\n"
+    )
     openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
-            "-set_serial", str(secrets.randbits(64)), "-days", str(VALIDITY_DAYS), "-extfile", str(extfile),
-            "-out", str(cert))
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca[0]),
+        "-CAkey",
+        str(ca[1]),
+        "-set_serial",
+        str(secrets.randbits(64)),
+        "-days",
+        str(VALIDITY_DAYS),
+        "-extfile",
+        str(extfile),
+        "-out",
+        str(cert),
+    )
     return cert, key
 
 
@@ -80,11 +114,25 @@ def generate(directory: Path) -> Pki:
     """Write a fresh CA, the apiserver's serving certificate, the admin client certificate and the SA key pair."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = certificate_authority(directory)
-    serving = signed_certificate(directory, "serving", "/CN=kube-apiserver",
-                                 ["extendedKeyUsage=serverAuth", f"subjectAltName={SERVER_NAMES}"], ca)
+    serving = signed_certificate(
+        directory,
+        "serving",
+        "/CN=kube-apiserver",
+        ["extendedKeyUsage=serverAuth", f"subjectAltName={SERVER_NAMES}"],
+        ca,
+    )
     # Group system:masters is bound to cluster-admin by the RBAC bootstrap policy: this user may do anything.
-    admin = signed_certificate(directory, "admin", "/O=system:masters/CN=helmcr-admin",
-                               ["extendedKeyUsage=clientAuth"], ca)
+    admin = signed_certificate(
+        directory, "admin", "/O=system:masters/CN=helmcr-admin", ["extendedKeyUsage=clientAuth"], ca
+    )
     sa_key, sa_public = service_account_key_pair(directory)
-    return Pki(ca_cert=ca[0], ca_key=ca[1], serving_cert=serving[0], serving_key=serving[1], admin_cert=admin[0],
-               admin_key=admin[1], service_account_key=sa_key, service_account_public_key=sa_public)
+    return Pki(
+        ca_cert=ca[0],
+        ca_key=ca[1],
+        serving_cert=serving[0],
+        serving_key=serving[1],
+        admin_cert=admin[0],
+        admin_key=admin[1],
+        service_account_key=sa_key,
+        service_account_public_key=sa_public,
+    )

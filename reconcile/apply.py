@@ -21,10 +21,12 @@ from reconcile.redact import redact, secret_strings
 UNCHANGED_RESULTS = {Action.SKIP: Result.SKIPPED, Action.BLOCKED: Result.BLOCKED}
 
 
-def apply_plan(plan: Plan, helm: Helm, options: HelmOptions, concurrency: int,
-               on_outcome: Callable[[Outcome], None]) -> list[Outcome]:
+def apply_plan(
+    plan: Plan, helm: Helm, options: HelmOptions, concurrency: int, on_outcome: Callable[[Outcome], None]
+) -> list[Outcome]:
     """Outcomes in plan order. ``on_outcome`` runs in the worker as each step ends, so a CR's status is written as
     soon as its release changed, not after the slowest helm of the run (and an interrupted run loses none)."""
+
     def settle(step: Step) -> Outcome:
         outcome = _carry_out(step, helm, options)
         on_outcome(outcome)
@@ -50,11 +52,18 @@ def _carry_out(step: Step, helm: Helm, options: HelmOptions) -> Outcome:
 def _install_or_upgrade(step: Step, helm: Helm, options: HelmOptions, secrets: list[str]) -> Outcome:
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
-    release = helm.upgrade(step.key, desired.chart, desired.values, ownership_labels(desired.owner, desired.digest),
-                           options, secrets)
+    release = helm.upgrade(
+        step.key, desired.chart, desired.values, ownership_labels(desired.owner, desired.digest), options, secrets
+    )
     verb = "installed" if step.action is Action.INSTALL else "upgraded"
-    return Outcome(step, Result.SUCCEEDED, message=f"{verb} release {step.key}: revision {release.revision}",
-                   revision=release.revision, chart_name=release.chart_name, chart_version=release.chart_version)
+    return Outcome(
+        step,
+        Result.SUCCEEDED,
+        message=f"{verb} release {step.key}: revision {release.revision}",
+        revision=release.revision,
+        chart_name=release.chart_name,
+        chart_version=release.chart_version,
+    )
 
 
 def _uninstall(step: Step, helm: Helm, options: HelmOptions, secrets: list[str]) -> Outcome:

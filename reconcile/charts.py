@@ -34,8 +34,14 @@ def _remote_chart(watch: Watch) -> ChartRef:
             f"(got {watch.chart_version or 'none'}): a moving version would upgrade releases behind your back"
         )
     identity = "|".join((watch.repo or "oci", watch.chart, watch.chart_version))
-    return ChartRef(source=watch.chart, identity=identity, name=watch.chart.rstrip("/").rsplit("/", 1)[-1],
-                    version=watch.chart_version, repo_url=watch.repo, pinned=True)
+    return ChartRef(
+        source=watch.chart,
+        identity=identity,
+        name=watch.chart.rstrip("/").rsplit("/", 1)[-1],
+        version=watch.chart_version,
+        repo_url=watch.repo,
+        pinned=True,
+    )
 
 
 def _local_chart(watch: Watch, base_dir: Path) -> ChartRef:
@@ -70,8 +76,9 @@ def _packaged_metadata(path: Path) -> tuple[str, str]:
     """Name and version from a packaged chart's top-level Chart.yaml (status shows them without running helm)."""
     try:
         with tarfile.open(path) as archive:
-            member = next((m for m in archive.getmembers() if m.name.count("/") == 1
-                           and m.name.endswith("/Chart.yaml")), None)
+            member = next(
+                (m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None
+            )
             handle = archive.extractfile(member) if member else None
             if handle is None:
                 raise ChartError(f"{path} is not a packaged chart (no top-level Chart.yaml)")

@@ -62,35 +62,51 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """helmcr: reconcile custom resources into Helm releases."""
 
 
-@app.command(epilog="Exit codes: 0 converged; 1 some releases failed or are blocked; 3 invalid config; "
-                    "4 API server unreachable or a list refused; 130 interrupted.")
+@app.command(
+    epilog="Exit codes: 0 converged; 1 some releases failed or are blocked; 3 invalid config; "
+    "4 API server unreachable or a list refused; 130 interrupted."
+)
 def sync(
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit (as a CronJob or CI step does).")] = False,
-    config_path: Annotated[Path, typer.Option("--config", "-c", help="The helmcr config or an operator-sdk "
-                                              "watches.yaml.", envvar="HELMCR_CONFIG")] = Path("helmcr.yaml"),
+    config_path: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", help="The helmcr config or an operator-sdk watches.yaml.", envvar="HELMCR_CONFIG"
+        ),
+    ] = Path("helmcr.yaml"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    namespace: Annotated[list[str] | None, typer.Option("--namespace", "-n", help="Only CRs in this namespace "
-                                                        "(repeatable).")] = None,
+    namespace: Annotated[
+        list[str] | None, typer.Option("--namespace", "-n", help="Only CRs in this namespace (repeatable).")
+    ] = None,
     selector: Annotated[str, typer.Option("--selector", "-l", help="Only CRs with these labels (key=value,...).")] = "",
     output: Annotated[Output, typer.Option("--output", "-o", help="table or json (on stdout).")] = Output.table,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Helm operations at once (default: the config's, else 4).")] = None,
-    helm_binary: Annotated[str | None, typer.Option(envvar="HELMCR_HELM", help="helm to run (default: the config's "
-                                                    "helmBinary, else helm on PATH).")] = None,
-    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
-                                                   "else in-cluster).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Helm operations at once (default: the config's, else 4).")
+    ] = None,
+    helm_binary: Annotated[
+        str | None,
+        typer.Option(envvar="HELMCR_HELM", help="helm to run (default: the config's helmBinary, else helm on PATH)."),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster).")
+    ] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
     interval: Annotated[float, typer.Option(min=1, help="Seconds between passes without --once.")] = 60.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step to stderr.")] = False,
 ) -> None:
     """Make every release match its custom resource: install, upgrade, uninstall; then write each CR's status."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     errors = Console(stderr=True, soft_wrap=True)
     try:
         config = load_config(config_path)
@@ -100,11 +116,13 @@ def sync(
             dry_run=dry_run,
             concurrency=concurrency or config.concurrency,
         )
-        kube = Kube.connect(kubeconfig or config.kubeconfig, context or config.context,
-                            user_agent=f"helmcr/{__version__}")
-        helm = Helm(helm_binary or config.helm_binary or "helm",
-                    Connection(kubeconfig or config.kubeconfig or os.environ.get("KUBECONFIG", ""),
-                               context or config.context))
+        kube = Kube.connect(
+            kubeconfig or config.kubeconfig, context or config.context, user_agent=f"helmcr/{__version__}"
+        )
+        helm = Helm(
+            helm_binary or config.helm_binary or "helm",
+            Connection(kubeconfig or config.kubeconfig or os.environ.get("KUBECONFIG", ""), context or config.context),
+        )
         while True:
             code = _one_pass(config, kube, helm, options, output, errors)
             if once:
@@ -118,8 +136,7 @@ def sync(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-def _one_pass(config: Config, kube: Kube, helm: Helm, options: RunOptions, output: Output,
-              errors: Console) -> ExitCode:
+def _one_pass(config: Config, kube: Kube, helm: Helm, options: RunOptions, output: Output, errors: Console) -> ExitCode:
     started = time.monotonic()
     kube.requests = helm.processes = 0
     summary = sync_once(config, kube, helm, options)

@@ -22,13 +22,38 @@ from reconcile.errors import ConfigError
 from reconcile.model import HelmOptions
 
 RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
+PLACEHOLDERS = ", ".join("{" + field + "}" for field in RELEASE_NAME_FIELDS)
 CONTROLLER_ONLY_FIELDS = frozenset(
-    {"reconcilePeriod", "watchDependentResources", "maxConcurrentReconciles", "finalizer", "blacklist",
-     "dryRunOption", "maxWorkers"}
+    {
+        "reconcilePeriod",
+        "watchDependentResources",
+        "maxConcurrentReconciles",
+        "finalizer",
+        "blacklist",
+        "dryRunOption",
+        "maxWorkers",
+    }
 )
 ENTRY_FIELDS = frozenset(
-    {"group", "version", "kind", "plural", "chart", "repo", "chartVersion", "namespaces", "selector",
-     "releaseName", "overrideValues", "timeout", "historyMax", "wait", "disableHooks", "targetNamespace", "adopt"}
+    {
+        "group",
+        "version",
+        "kind",
+        "plural",
+        "chart",
+        "repo",
+        "chartVersion",
+        "namespaces",
+        "selector",
+        "releaseName",
+        "overrideValues",
+        "timeout",
+        "historyMax",
+        "wait",
+        "disableHooks",
+        "targetNamespace",
+        "adopt",
+    }
 )
 GLOBAL_FIELDS = frozenset({"watches", "concurrency", "helmBinary", "kubeconfig", "context", "pageSize"})
 DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$")
@@ -158,7 +183,9 @@ class _Parser:
         for index, watch in enumerate(watches):
             identity = (watch.group, watch.kind)
             if identity in seen:
-                raise self.fail(f"{where}[{index}]", f"kind {watch.kind}.{watch.group} is already watched by {seen[identity]}")
+                raise self.fail(
+                    f"{where}[{index}]", f"kind {watch.kind}.{watch.group} is already watched by {seen[identity]}"
+                )
             seen[identity] = f"{where}[{index}]"
         return watches
 
@@ -231,7 +258,10 @@ class _Parser:
         return value
 
     def _dns_name(self, value: str, where: str) -> str:
-        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", value) or len(value) > 253:
+        if (
+            not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", value)
+            or len(value) > 253
+        ):
             raise self.fail(where, f"{value!r} is not a valid DNS name (lower-case letters, digits, '-' and '.')")
         return value
 
@@ -250,7 +280,7 @@ class _Parser:
         if unknown:
             raise self.fail(
                 f"{where}.releaseName",
-                f"unknown placeholder {{{sorted(unknown)[0]}}}; use {', '.join('{' + f + '}' for f in RELEASE_NAME_FIELDS)}",
+                f"unknown placeholder {{{sorted(unknown)[0]}}}; use {PLACEHOLDERS}",
             )
         return template
 
@@ -268,15 +298,19 @@ class _Parser:
         if isinstance(value, str):
             return self._selector({"matchLabels": _parse_equality_selector(value, self.fail, where)}, where)
         if not isinstance(value, dict):
-            raise self.fail(where, f"expected a label selector (matchLabels / matchExpressions), got {_type_name(value)}")
+            raise self.fail(
+                where, f"expected a label selector (matchLabels / matchExpressions), got {_type_name(value)}"
+            )
         self._check_fields(value, frozenset({"matchLabels", "matchExpressions"}), where)
         labels = value.get("matchLabels") or {}
         if not isinstance(labels, dict):
             raise self.fail(f"{where}.matchLabels", "expected a mapping of label names to values")
         return Selector(
             match_labels={str(k): str(v) for k, v in labels.items()},
-            expressions=tuple(self._expression(e, f"{where}.matchExpressions[{i}]")
-                              for i, e in enumerate(value.get("matchExpressions") or [])),
+            expressions=tuple(
+                self._expression(e, f"{where}.matchExpressions[{i}]")
+                for i, e in enumerate(value.get("matchExpressions") or [])
+            ),
         )
 
     def _expression(self, value: Any, where: str) -> tuple[str, str, tuple[str, ...]]:
@@ -338,7 +372,9 @@ def _parse_equality_selector(text: str, fail: Any, where: str) -> dict[str, str]
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "nothing"}.get(type(value), type(value).__name__)
+    return {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -67,8 +67,13 @@ def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
 def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions) -> str:
     """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value."""
     canonical = json.dumps(
-        {"schema": DIGEST_SCHEMA, "chart": chart.identity, "values": values, "release": [key.namespace, key.name],
-         "hooks": not options.disable_hooks},
+        {
+            "schema": DIGEST_SCHEMA,
+            "chart": chart.identity,
+            "values": values,
+            "release": [key.namespace, key.name],
+            "hooks": not options.disable_hooks,
+        },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -82,8 +87,10 @@ def _problem(spec: Any, key: ReleaseKey, watch: Watch) -> str:
     if not key.namespace:
         return f"{watch.kind} is cluster-scoped: set targetNamespace for it in the helmcr config"
     if len(key.name) > RELEASE_NAME_MAX:
-        return (f"release name {key.name!r} is {len(key.name)} characters; Helm allows {RELEASE_NAME_MAX} "
-                "(shorten the CR's name or set releaseName in the config)")
+        return (
+            f"release name {key.name!r} is {len(key.name)} characters; Helm allows {RELEASE_NAME_MAX} "
+            "(shorten the CR's name or set releaseName in the config)"
+        )
     if not RELEASE_NAME.match(key.name):
         return f"release name {key.name!r} is not valid for Helm (lower-case letters, digits, '-' and '.')"
     return ""

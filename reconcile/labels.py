@@ -50,8 +50,10 @@ def ownership_labels(owner: ResourceRef, digest: str) -> dict[str, str]:
 
 def owned_selector(group: str, kind: str) -> str:
     """The release records helmcr created for one kind: what a no-op run lists instead of running `helm list`."""
-    return (f"owner=helm,{LABEL_MANAGED_BY}={MANAGER},{LABEL_OWNER_GROUP}={label_value(group)},"
-            f"{LABEL_OWNER_KIND}={label_value(kind)}")
+    return (
+        f"owner=helm,{LABEL_MANAGED_BY}={MANAGER},{LABEL_OWNER_GROUP}={label_value(group)},"
+        f"{LABEL_OWNER_KIND}={label_value(kind)}"
+    )
 
 
 def named_selector(names: list[str]) -> str:

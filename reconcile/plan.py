@@ -63,25 +63,40 @@ def _decide_for_desired(desired: Desired, owned: Observed | None, other: Observe
     if owned is None:
         return step(Action.INSTALL, State.ABSENT, f"release {desired.key} does not exist yet")
     if owned.status.is_pending:
-        return step(Action.BLOCKED, State.LOCKED,
-                    f"release {desired.key} is {owned.status} at revision {owned.revision}: another operation is "
-                    "in progress or was interrupted")
+        return step(
+            Action.BLOCKED,
+            State.LOCKED,
+            f"release {desired.key} is {owned.status} at revision {owned.revision}: another operation is "
+            "in progress or was interrupted",
+        )
     if owned.owner_uid and owned.owner_uid != desired.owner.uid:
         if owned.owner_uid in inv.present_uids:
-            return step(Action.BLOCKED, State.CONFLICT,
-                        f"release {desired.key} belongs to another {desired.owner.kind} (uid {owned.owner_uid})")
-        return step(Action.UPGRADE, State.RECREATED,
-                    f"{desired.owner} was deleted and created again; taking over its release {desired.key}")
+            return step(
+                Action.BLOCKED,
+                State.CONFLICT,
+                f"release {desired.key} belongs to another {desired.owner.kind} (uid {owned.owner_uid})",
+            )
+        return step(
+            Action.UPGRADE,
+            State.RECREATED,
+            f"{desired.owner} was deleted and created again; taking over its release {desired.key}",
+        )
     if owned.status is ReleaseStatus.FAILED or owned.status is ReleaseStatus.UNKNOWN:
-        return step(Action.UPGRADE, State.FAILED,
-                    f"revision {owned.revision} of release {desired.key} is {owned.status}; trying again")
+        return step(
+            Action.UPGRADE,
+            State.FAILED,
+            f"revision {owned.revision} of release {desired.key} is {owned.status}; trying again",
+        )
     if owned.digest == desired.digest and owned.status is ReleaseStatus.DEPLOYED:
         return step(Action.SKIP, State.IN_SYNC, f"revision {owned.revision} is deployed and in sync")
     if owned.status is not ReleaseStatus.DEPLOYED:
         return step(Action.INSTALL, State.ABSENT, f"release {desired.key} is {owned.status}; installing it again")
-    return step(Action.UPGRADE, State.OUT_OF_SYNC,
-                f"the chart or values changed since revision {owned.revision} (digest {_short(owned.digest)} → "
-                f"{_short(desired.digest)})")
+    return step(
+        Action.UPGRADE,
+        State.OUT_OF_SYNC,
+        f"the chart or values changed since revision {owned.revision} (digest {_short(owned.digest)} → "
+        f"{_short(desired.digest)})",
+    )
 
 
 def _decide_unowned(desired: Desired, other: Observed, adopt: bool) -> Step:
@@ -102,22 +117,36 @@ def _decide_orphan(owned: Observed, inv: Inventory) -> Step:
         return Step(owned.key, action, state, reason, observed=owned)
 
     if owned.owner_uid in inv.present_uids:
-        return step(Action.SKIP, State.DESELECTED,
-                    f"its CR exists but is outside this run's selection; release {owned.key} is kept")
+        return step(
+            Action.SKIP,
+            State.DESELECTED,
+            f"its CR exists but is outside this run's selection; release {owned.key} is kept",
+        )
     if not inv.complete:
-        return step(Action.SKIP, State.UNKNOWN_OWNER,
-                    "the list of CRs was incomplete, so a missing CR cannot be told from an unlisted one")
+        return step(
+            Action.SKIP,
+            State.UNKNOWN_OWNER,
+            "the list of CRs was incomplete, so a missing CR cannot be told from an unlisted one",
+        )
     if owned.status.is_pending:
-        return step(Action.BLOCKED, State.LOCKED,
-                    f"its CR is gone but release {owned.key} is {owned.status}; uninstall waits until it settles")
+        return step(
+            Action.BLOCKED,
+            State.LOCKED,
+            f"its CR is gone but release {owned.key} is {owned.status}; uninstall waits until it settles",
+        )
     return step(Action.UNINSTALL, State.ORPHANED, f"its CR is gone; uninstalling release {owned.key}")
 
 
 def _conflict(key: ReleaseKey, claimants: Iterable[Desired]) -> list[Step]:
     names = ", ".join(sorted(str(d.owner) for d in claimants))
     return [
-        Step(key, Action.BLOCKED, State.CONFLICT, f"{names} all map to release {key}; give each a distinct name",
-             desired=desired)
+        Step(
+            key,
+            Action.BLOCKED,
+            State.CONFLICT,
+            f"{names} all map to release {key}; give each a distinct name",
+            desired=desired,
+        )
         for desired in claimants
     ]
 

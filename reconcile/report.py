@@ -11,8 +11,13 @@ from rich.table import Table
 
 from reconcile.model import Outcome, Result, RunSummary
 
-RESULT_STYLE = {Result.SUCCEEDED: "green", Result.FAILED: "bold red", Result.BLOCKED: "yellow",
-                Result.SKIPPED: "dim", Result.NOT_STARTED: "cyan"}
+RESULT_STYLE = {
+    Result.SUCCEEDED: "green",
+    Result.FAILED: "bold red",
+    Result.BLOCKED: "yellow",
+    Result.SKIPPED: "dim",
+    Result.NOT_STARTED: "cyan",
+}
 
 
 def outcome_record(outcome: Outcome) -> dict[str, Any]:
@@ -81,8 +86,9 @@ def render_table(summary: RunSummary, console: Console, seconds: float, dry_run:
         console.print(table)
     for outcome in summary.failed:
         if outcome.result is Result.FAILED:
-            console.print(f"[bold red]failed:[/] {outcome.step.owner or outcome.step.key}: {outcome.message}",
-                          highlight=False)
+            console.print(
+                f"[bold red]failed:[/] {outcome.step.owner or outcome.step.key}: {outcome.message}", highlight=False
+            )
     for error in summary.kind_errors:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
     console.print(summary_line(summary, seconds, dry_run), highlight=False)
@@ -93,8 +99,12 @@ def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:
     if dry_run:
         parts = [f"{counts['pending']} to change", f"{counts['inSync']} in sync"]
     else:
-        parts = [f"{counts['installed']} installed", f"{counts['upgraded']} upgraded",
-                 f"{counts['uninstalled']} uninstalled", f"{counts['inSync']} in sync"]
+        parts = [
+            f"{counts['installed']} installed",
+            f"{counts['upgraded']} upgraded",
+            f"{counts['uninstalled']} uninstalled",
+            f"{counts['inSync']} in sync",
+        ]
     parts += [f"{counts['blocked']} blocked", f"{counts['failed']} failed"]
     if counts["kindErrors"]:
         parts.append(f"{counts['kindErrors']} kind(s) not synced")

@@ -20,7 +20,11 @@ from reconcile.model import Action, Outcome, Result
 log = logging.getLogger(__name__)
 
 SUCCESS_REASONS = {Action.INSTALL: "InstallSucceeded", Action.UPGRADE: "UpgradeSucceeded"}
-FAILURE_REASONS = {Action.INSTALL: "InstallFailed", Action.UPGRADE: "UpgradeFailed", Action.UNINSTALL: "UninstallFailed"}
+FAILURE_REASONS = {
+    Action.INSTALL: "InstallFailed",
+    Action.UPGRADE: "UpgradeFailed",
+    Action.UNINSTALL: "UninstallFailed",
+}
 
 
 def new_status(outcome: Outcome, at: str) -> dict[str, Any] | None:
@@ -29,12 +33,20 @@ def new_status(outcome: Outcome, at: str) -> dict[str, Any] | None:
     if desired is None:
         return None
     current = dict(desired.status)
-    status: dict[str, Any] = {**current, "observedGeneration": desired.generation,
-                              "releaseName": step.key.name, "releaseNamespace": step.key.namespace}
+    status: dict[str, Any] = {
+        **current,
+        "observedGeneration": desired.generation,
+        "releaseName": step.key.name,
+        "releaseNamespace": step.key.namespace,
+    }
     ready, reason, message = _condition(outcome, current)
     if outcome.result in (Result.SUCCEEDED, Result.SKIPPED):
-        status.update(digest=desired.digest, chart=desired.chart.name, chartVersion=desired.chart.version,
-                      revision=outcome.revision or (step.observed.revision if step.observed else 0))
+        status.update(
+            digest=desired.digest,
+            chart=desired.chart.name,
+            chartVersion=desired.chart.version,
+            revision=outcome.revision or (step.observed.revision if step.observed else 0),
+        )
     if outcome.result is Result.SUCCEEDED:
         status["lastAppliedTime"] = outcome.finished_at or at
     status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, at)]
@@ -63,15 +75,22 @@ def _ready(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _ready_condition(current: Mapping[str, Any], ready: bool, reason: str, message: str, generation: int,
-                     at: str) -> dict[str, Any]:
+def _ready_condition(
+    current: Mapping[str, Any], ready: bool, reason: str, message: str, generation: int, at: str
+) -> dict[str, Any]:
     previous = _ready(current) or {}
     value = "True" if ready else "False"
     changed = previous.get("status") != value
-    return {"type": "Ready", "status": value, "reason": reason, "message": message,
-            "observedGeneration": generation,
-            "lastTransitionTime": at if changed or not previous.get("lastTransitionTime")
-            else previous["lastTransitionTime"]}
+    return {
+        "type": "Ready",
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": at
+        if changed or not previous.get("lastTransitionTime")
+        else previous["lastTransitionTime"],
+    }
 
 
 class StatusWriter:
@@ -96,8 +115,9 @@ class StatusWriter:
             self.problems.append(f"{outcome.step.owner}: could not write status: {error}")
 
 
-def _patch_status(kube: Kube, resource: ResourceType, namespace: str | None, name: str,
-                  status: Mapping[str, Any]) -> None:
+def _patch_status(
+    kube: Kube, resource: ResourceType, namespace: str | None, name: str, status: Mapping[str, Any]
+) -> None:
     """Through the status subresource; a CRD without one keeps status in the object itself."""
     try:
         kube.patch(resource, namespace, name, {"status": status}, subresource="status")
@@ -120,8 +140,13 @@ def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) 
     reason = _event_reason(outcome)
     body = {
         "metadata": {"generateName": f"{owner.name[:200]}.", "namespace": owner.namespace or "default"},
-        "involvedObject": {"apiVersion": f"{resource.group}/{resource.version}", "kind": owner.kind,
-                           "name": owner.name, "namespace": owner.namespace, "uid": owner.uid},
+        "involvedObject": {
+            "apiVersion": f"{resource.group}/{resource.version}",
+            "kind": owner.kind,
+            "name": owner.name,
+            "namespace": owner.namespace,
+            "uid": owner.uid,
+        },
         "reason": reason,
         "message": outcome.message[:1000],
         "type": "Normal" if outcome.ok else "Warning",

@@ -61,8 +61,12 @@ def sync_once(config: Config, kube: Kube, helm: Helm, options: RunOptions) -> Ru
         writer = StatusWriter(kube, resource_type(watch))
         outcomes += apply_plan(kind_plan.plan, helm, watch.helm, options.concurrency, on_outcome=writer)
         status_errors += writer.problems
-    return RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), status_errors=tuple(status_errors),
-                      warnings=config.warnings)
+    return RunSummary(
+        outcomes=tuple(outcomes),
+        kind_errors=tuple(errors),
+        status_errors=tuple(status_errors),
+        warnings=config.warnings,
+    )
 
 
 def plan_kind(config: Config, watch: Watch, kube: Kube, options: RunOptions) -> KindPlan:
@@ -75,8 +79,9 @@ def resource_type(watch: Watch) -> ResourceType:
     return ResourceType(watch.group, watch.version, watch.resource_plural)
 
 
-def observe(watch: Watch, kube: Kube, options: RunOptions, page_size: int,
-            to_desired: Callable[[dict[str, Any]], Desired]) -> Inventory:
+def observe(
+    watch: Watch, kube: Kube, options: RunOptions, page_size: int, to_desired: Callable[[dict[str, Any]], Desired]
+) -> Inventory:
     resources = _list_resources(watch, kube, options, page_size)
     selected = [r for r in resources if _selected(r, watch.selector, options.selector)]
     desired = [to_desired(r) for r in selected]
@@ -107,7 +112,8 @@ def _list_resources(watch: Watch, kube: Kube, options: RunOptions, page_size: in
             if error.status == 404:
                 raise KubeError(
                     f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
-                    f"CRD installed, and are group, version and kind (or plural) right in the config?", 404
+                    f"CRD installed, and are group, version and kind (or plural) right in the config?",
+                    404,
                 ) from None
             raise
     return items
@@ -139,7 +145,7 @@ def _others(kube: Kube, unmatched: list[Desired], page_size: int) -> list[Observ
     found: list[Observed] = []
     for namespace, names in sorted(by_namespace.items()):
         for start in range(0, len(names), NAMES_PER_QUERY):
-            chunk = names[start:start + NAMES_PER_QUERY]
+            chunk = names[start : start + NAMES_PER_QUERY]
             records = kube.list(SECRETS, namespace, page_size, named_selector(chunk), metadata_only=True)
             found += observed_releases(records)
     return found

@@ -44,12 +44,28 @@ class Connection:
         return flags
 
 
-def upgrade_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, labels: Mapping[str, str],
-                 options: HelmOptions) -> list[str]:
+def upgrade_argv(
+    key: ReleaseKey, chart: ChartRef, values_file: Path, labels: Mapping[str, str], options: HelmOptions
+) -> list[str]:
     """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost."""
-    argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
-            "--values", str(values_file), "--labels", _labels_flag(labels),
-            "--history-max", str(options.history_max), "--timeout", options.timeout, "--output", "json"]
+    argv = [
+        "upgrade",
+        "--install",
+        key.name,
+        chart.source,
+        "--namespace",
+        key.namespace,
+        "--values",
+        str(values_file),
+        "--labels",
+        _labels_flag(labels),
+        "--history-max",
+        str(options.history_max),
+        "--timeout",
+        options.timeout,
+        "--output",
+        "json",
+    ]
     if chart.repo_url:
         argv += ["--repo", chart.repo_url]
     if chart.pinned:
@@ -100,8 +116,15 @@ class Helm:
             raise HelmError(f"helm binary {self.binary!r} not found (set --helm-binary or HELMCR_HELM)")
         return path
 
-    def upgrade(self, key: ReleaseKey, chart: ChartRef, values: Mapping[str, Any], labels: Mapping[str, str],
-                options: HelmOptions, secrets: Sequence[str] = ()) -> Release:
+    def upgrade(
+        self,
+        key: ReleaseKey,
+        chart: ChartRef,
+        values: Mapping[str, Any],
+        labels: Mapping[str, str],
+        options: HelmOptions,
+        secrets: Sequence[str] = (),
+    ) -> Release:
         with values_file(values) as path:
             output = self.run(upgrade_argv(key, chart, path, labels, options), secrets)
         return _parse_release(output)
@@ -115,7 +138,10 @@ class Helm:
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
             process = subprocess.run(
                 [self.resolve(), *argv, *self.connection.flags()],
-                capture_output=True, text=True, env=self._helm_env(home), check=False,
+                capture_output=True,
+                text=True,
+                env=self._helm_env(home),
+                check=False,
             )
         if process.returncode != 0:
             raise HelmError(short_message(process.stderr or process.stdout, secrets), process.returncode)
@@ -144,7 +170,7 @@ def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
     secrets masked, length bounded; the warnings before it are noise."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     starts = [index for index, line in enumerate(lines) if line.startswith("Error:")]
-    detail = lines[starts[-1]:] if starts else lines[-3:]
+    detail = lines[starts[-1] :] if starts else lines[-3:]
     text = " ".join(detail).removeprefix("Error:").strip() or "helm failed"
     text = redact(text, list(secrets))
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"

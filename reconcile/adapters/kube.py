@@ -76,13 +76,20 @@ class Kube:
     def server(self) -> str:
         return str(self._api.configuration.host)
 
-    def list(self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str = "",
-             metadata_only: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        page_size: int,
+        label_selector: str = "",
+        metadata_only: bool = False,
+    ) -> list[dict[str, Any]]:
         """All items of a LIST, following continue tokens; any failure raises, so a partial list is never used."""
         return list(self._pages(resource, namespace, page_size, label_selector, metadata_only))
 
-    def _pages(self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str,
-               metadata_only: bool) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str, metadata_only: bool
+    ) -> Iterator[dict[str, Any]]:
         token = ""
         while True:
             query = {"limit": str(page_size)}
@@ -97,27 +104,40 @@ class Kube:
             if not token:
                 return
 
-    def patch(self, resource: ResourceType, namespace: str | None, name: str, body: Mapping[str, Any],
-              subresource: str = "") -> dict[str, Any]:
+    def patch(
+        self, resource: ResourceType, namespace: str | None, name: str, body: Mapping[str, Any], subresource: str = ""
+    ) -> dict[str, Any]:
         return self.request("PATCH", resource.path(namespace, name, subresource), body=body, content_type=MERGE_PATCH)
 
     def create(self, resource: ResourceType, namespace: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
         return self.request("POST", resource.path(namespace), body=body)
 
-    def request(self, method: str, path: str, query: Mapping[str, str] | None = None, body: Any = None,
-                accept: str = "application/json", content_type: str = "application/json") -> dict[str, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str = "application/json",
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
         headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, payload, _ = self._api.param_serialize(
-            method=method, resource_path=path, query_params=list((query or {}).items()), header_params=headers,
-            body=body, auth_settings=["BearerToken"],
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         with self._counter:
             self.requests += 1
         try:
-            response = self._api.call_api(method, url, header_params=headers, body=payload,
-                                          _request_timeout=REQUEST_TIMEOUT)
+            response = self._api.call_api(
+                method, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+            )
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise KubeError(f"cannot reach the API server at {self.server}: {_network_reason(error)}") from None
@@ -128,8 +148,10 @@ class Kube:
 
 
 def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.environ.get("KUBECONFIG") and not os.path.exists(
-        os.path.expanduser("~/.kube/config")
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and not os.environ.get("KUBECONFIG")
+        and not os.path.exists(os.path.expanduser("~/.kube/config"))
     )
 
 

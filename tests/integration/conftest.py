@@ -78,5 +78,6 @@ def namespace(kube: client.ApiClient, request: pytest.FixtureRequest) -> Iterato
 def helm(request: pytest.FixtureRequest, control_plane: ControlPlane, tmp_path: Path) -> Helm:
     """The pinned helm 3 or helm 4, talking to the session's control plane, with a private HOME and helm dirs."""
     major: int = request.param
-    return isolated_helm(major, control_plane.kubeconfig, tmp_path / f"helm{major}-home",
-                         extra_path=control_plane.bin_path(major))
+    return isolated_helm(
+        major, control_plane.kubeconfig, tmp_path / f"helm{major}-home", extra_path=control_plane.bin_path(major)
+    )

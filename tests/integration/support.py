@@ -10,15 +10,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
 
+from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import Helm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,56 +68,35 @@ class Helmcr:
 
     def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
         before = self._helm_calls()
-        command = [sys.executable, "-m", "reconcile.cli", "sync", "--once", "--config", str(self.config),
-                   "--helm-binary", str(self.wrapper), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args]
-        process = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO,
-                                 env={**self.helm.env, **(env or {})})
+        command = [
+            sys.executable,
+            "-m",
+            "reconcile.cli",
+            "sync",
+            "--once",
+            "--config",
+            str(self.config),
+            "--helm-binary",
+            str(self.wrapper),
+            "--kubeconfig",
+            str(kubeconfig or self.kubeconfig),
+            *args,
+        ]
+        process = subprocess.run(
+            command, capture_output=True, text=True, timeout=600, cwd=REPO, env={**self.helm.env, **(env or {})}
+        )
         return Run(process.returncode, process.stdout, process.stderr, self._helm_calls() - before)
 
     def _helm_calls(self) -> int:
         return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0
 
 
-def crd(kind: Kind, strict_spec: bool = False) -> dict[str, Any]:
-    """A CRD for tests; by default its spec is free-form, so helmcr's own checks (not the API's) are exercised."""
-    spec_schema: dict[str, Any] = (
-        {"type": "object", "x-kubernetes-preserve-unknown-fields": True} if strict_spec
-        else {"x-kubernetes-preserve-unknown-fields": True}
-    )
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{kind.plural}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "names": {"kind": kind.kind, "plural": kind.plural, "singular": kind.kind.lower(),
-                      "listKind": f"{kind.kind}List"},
-            "scope": "Namespaced",
-            "versions": [{
-                "name": VERSION, "served": True, "storage": True, "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": spec_schema,
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                }}},
-            }],
-        },
-    }
-
-
-def install_crd(api: client.ApiClient, kind: Kind) -> None:
-    extensions = client.ApiextensionsV1Api(api)
-    try:
-        extensions.create_custom_resource_definition(crd(kind))
-    except client.ApiException as error:
-        if error.status != 409:
-            raise
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        conditions = extensions.read_custom_resource_definition(f"{kind.plural}.{GROUP}").status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"CRD {kind.plural}.{GROUP} not established in 30 s")
+def install_crd(api: client.ApiClient, kind: Kind, strict_spec: bool = False) -> None:
+    """By default the spec is free-form, so helmcr's own checks (not the API server's) are exercised."""
+    spec: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+    if strict_spec:
+        spec["type"] = "object"
+    establish_crd(api, free_form_crd(GROUP, VERSION, kind.kind, kind.plural, spec))
 
 
 class Resources:
@@ -129,20 +108,23 @@ class Resources:
         self.namespace = namespace
 
     def create(self, name: str, spec: Any, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": self.kind.kind,
-                "metadata": {"name": name, "labels": dict(labels or {})}, "spec": spec}
-        created: dict[str, Any] = self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, self.kind.plural, body)
-        return created
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": self.kind.kind,
+            "metadata": {"name": name, "labels": dict(labels or {})},
+            "spec": spec,
+        }
+        created = self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, body)
+        return cast(dict[str, Any], created)
 
     def get(self, name: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, self.kind.plural, name)
-        return found
+        found = self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name)
+        return cast(dict[str, Any], found)
 
     def patch_spec(self, name: str, spec: Mapping[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name,
-                                                   {"spec": dict(spec)})
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, self.kind.plural, name, {"spec": dict(spec)}
+        )
 
     def delete(self, name: str) -> None:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name)
@@ -155,7 +137,7 @@ class Resources:
 def release_records(api: client.ApiClient, namespace: str) -> dict[str, str]:
     """Release record name → resourceVersion: any write to a release shows up here."""
     secrets = client.CoreV1Api(api).list_namespaced_secret(namespace, label_selector="owner=helm")
-    return {s.metadata.name: s.metadata.resource_version for s in secrets.items}
+    return {str(s.metadata.name): str(s.metadata.resource_version) for s in secrets.items if s.metadata}
 
 
 def helm_status(helm: Helm, namespace: str, release: str) -> dict[str, Any]:
@@ -164,8 +146,9 @@ def helm_status(helm: Helm, namespace: str, release: str) -> dict[str, Any]:
 
 
 def statefulset_replicas(api: client.ApiClient, namespace: str, name: str) -> int:
-    replicas: int = client.AppsV1Api(api).read_namespaced_stateful_set(name, namespace).spec.replicas
-    return replicas
+    spec = client.AppsV1Api(api).read_namespaced_stateful_set(name, namespace).spec
+    assert spec is not None and spec.replicas is not None
+    return spec.replicas
 
 
 def names(items: Iterable[Any]) -> set[str]:

@@ -53,8 +53,9 @@ def test_a_spec_failing_the_charts_schema_fails_that_cr_only(
 ) -> None:
     helmcr.configure([watch(REDIS, str(SHARED_CHARTS / "redis"), disableHooks=True)])
     redises = Resources(kube, REDIS, namespace)
-    redises.create("wrong", {"usePassword": "yes please", "password": "hunter2hunter2",
-                             "cluster": {"slaveCount": "many"}})
+    redises.create(
+        "wrong", {"usePassword": "yes please", "password": "hunter2hunter2", "cluster": {"slaveCount": "many"}}
+    )
     redises.create("right", {"usePassword": True, "password": "hunter2hunter2", "cluster": {"enabled": False}})
 
     run = helmcr.sync("-n", namespace, "-o", "json")
@@ -94,12 +95,20 @@ def test_a_chart_the_server_rejects_reports_the_servers_reason_and_harms_nothing
 def test_an_unreachable_api_server_is_a_clear_error_with_exit_4(helmcr: Helmcr, tmp_path: Path) -> None:
     helmcr.configure([memcached_watch()])
     kubeconfig = tmp_path / "unreachable.kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     run = helmcr.sync(kubeconfig=kubeconfig)
     assert run.exit_code == 4
     assert "cannot reach the API server at https://127.0.0.1:1" in run.stdout + run.stderr
@@ -129,7 +138,9 @@ def test_forbidden_rbac_is_reported_and_changes_nothing(
 ) -> None:
     helmcr.configure([memcached_watch()])
     Resources(kube, MEMCACHED, namespace).create("guarded", {})
-    client.CoreV1Api(kube).create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    client.CoreV1Api(kube).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
+    )
     kubeconfig = control_plane.service_account_kubeconfig(namespace, "nobody", tmp_path / "nobody.kubeconfig")
     run = helmcr.sync("-n", namespace, kubeconfig=kubeconfig)
     assert run.exit_code == 4
@@ -164,8 +175,19 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def test_a_chart_from_a_repository_is_installed_and_then_left_alone(
     helmcr: Helmcr, kube: client.ApiClient, namespace: str, helm: Helm, chart_repository: str
 ) -> None:
-    helmcr.configure([{"group": GROUP, "version": VERSION, "kind": MEMCACHED.kind, "chart": "memcached",
-                       "repo": chart_repository, "chartVersion": "3.2.5", "disableHooks": True}])
+    helmcr.configure(
+        [
+            {
+                "group": GROUP,
+                "version": VERSION,
+                "kind": MEMCACHED.kind,
+                "chart": "memcached",
+                "repo": chart_repository,
+                "chartVersion": "3.2.5",
+                "disableHooks": True,
+            }
+        ]
+    )
     Resources(kube, MEMCACHED, namespace).create("remote", {"replicaCount": 1})
     run = helmcr.sync("-n", namespace, "-o", "json")
     assert run.exit_code == 0, run.stderr
@@ -176,8 +198,17 @@ def test_a_chart_from_a_repository_is_installed_and_then_left_alone(
 
 
 def test_a_moving_repository_version_is_refused(helmcr: Helmcr, namespace: str) -> None:
-    helmcr.configure([{"group": GROUP, "version": VERSION, "kind": MEMCACHED.kind, "chart": "memcached",
-                       "repo": "http://127.0.0.1:9", "chartVersion": "^3"}])
+    helmcr.configure(
+        [
+            {
+                "group": GROUP,
+                "version": VERSION,
+                "kind": MEMCACHED.kind,
+                "chart": "memcached",
+                "repo": "http://127.0.0.1:9",
+                "chartVersion": "^3",
+            }
+        ]
+    )
     run = helmcr.sync("-n", namespace)
     assert run.exit_code == 1 and "needs an exact chartVersion" in run.stdout
-

@@ -66,8 +66,9 @@ time.sleep(600)
 
 
 def test_children_die_with_a_killed_owner_and_its_dir_is_cleaned_later(tmp_path: Path) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(tmp_path)], cwd=paths.repo_root(),
-                             stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT, str(tmp_path)], cwd=paths.repo_root(), stdout=subprocess.PIPE, text=True
+    )
     try:
         assert owner.stdout is not None
         started = json.loads(owner.stdout.readline())

@@ -70,14 +70,30 @@ def test_install_upgrade_uninstall(helm: Helm, namespace: str, kube: client.ApiC
     apps, core = client.AppsV1Api(kube), client.CoreV1Api(kube)
     chart = str(memcached_chart())
 
-    helm.run("install", RELEASE, chart, "-n", namespace, NO_HOOKS,
-             "-f", values_file(tmp_path / "install.yaml", {"replicaCount": 1}))
+    helm.run(
+        "install",
+        RELEASE,
+        chart,
+        "-n",
+        namespace,
+        NO_HOOKS,
+        "-f",
+        values_file(tmp_path / "install.yaml", {"replicaCount": 1}),
+    )
     assert statefulset_replicas(apps, namespace) == 1
     assert core.read_namespaced_service(OBJECT_NAME, namespace).spec is not None
     assert release_status(helm, namespace) == ("deployed", 1)
 
-    helm.run("upgrade", RELEASE, chart, "-n", namespace, NO_HOOKS,
-             "-f", values_file(tmp_path / "upgrade.yaml", {"replicaCount": 2}))
+    helm.run(
+        "upgrade",
+        RELEASE,
+        chart,
+        "-n",
+        namespace,
+        NO_HOOKS,
+        "-f",
+        values_file(tmp_path / "upgrade.yaml", {"replicaCount": 2}),
+    )
     assert statefulset_replicas(apps, namespace) == 2
     assert release_status(helm, namespace) == ("deployed", 2)
 
@@ -87,8 +103,9 @@ def test_install_upgrade_uninstall(helm: Helm, namespace: str, kube: client.ApiC
     assert helm.run("status", RELEASE, "-n", namespace, check=False).returncode != 0
 
 
-def test_rbac_is_enforced_for_service_accounts(control_plane: ControlPlane, kube: client.ApiClient, namespace: str,
-                                               tmp_path: Path) -> None:
+def test_rbac_is_enforced_for_service_accounts(
+    control_plane: ControlPlane, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
     core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
     core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="bot")))
     kubeconfig = control_plane.service_account_kubeconfig(namespace, "bot", tmp_path / "bot.kubeconfig")
@@ -104,13 +121,21 @@ def test_rbac_is_enforced_for_service_accounts(control_plane: ControlPlane, kube
             assert denied.value.status == 403
 
         # A Role granting pods (only) is honoured: RBAC decides, not a blanket deny.
-        rbac.create_namespaced_role(namespace, client.V1Role(
-            metadata=client.V1ObjectMeta(name="pod-reader"),
-            rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"])]))
-        rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="bot-reads-pods"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="bot", namespace=namespace)]))
+        rbac.create_namespaced_role(
+            namespace,
+            client.V1Role(
+                metadata=client.V1ObjectMeta(name="pod-reader"),
+                rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"])],
+            ),
+        )
+        rbac.create_namespaced_role_binding(
+            namespace,
+            client.V1RoleBinding(
+                metadata=client.V1ObjectMeta(name="bot-reads-pods"),
+                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
+                subjects=[client.RbacV1Subject(kind="ServiceAccount", name="bot", namespace=namespace)],
+            ),
+        )
         eventually(lambda: bot_core.list_namespaced_pod(namespace))
         with pytest.raises(client.ApiException) as still_denied:
             bot_core.list_namespaced_secret(namespace)
@@ -140,6 +165,10 @@ def test_helm_version_is_pinned(helm: Helm) -> None:
 
 
 def test_kubectl_version_is_pinned() -> None:
-    printed = subprocess.run([str(binaries.kubectl_binary()), "version", "--client", "-o", "json"],
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [str(binaries.kubectl_binary()), "version", "--client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(printed)["clientVersion"]["gitVersion"] == binaries.version("kubernetes")

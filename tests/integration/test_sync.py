@@ -35,8 +35,14 @@ MEMCACHED = Kind("Memcached", "memcacheds")
 
 def memcached_watch(**overrides: Any) -> dict[str, Any]:
     """The shared memcached 3.2.5 chart; its PDB hook uses policy/v1beta1, which Kubernetes ≥1.25 rejects."""
-    return {"group": GROUP, "version": VERSION, "kind": MEMCACHED.kind, "chart": str(SHARED_CHARTS / "memcached"),
-            "disableHooks": True, **overrides}
+    return {
+        "group": GROUP,
+        "version": VERSION,
+        "kind": MEMCACHED.kind,
+        "chart": str(SHARED_CHARTS / "memcached"),
+        "disableHooks": True,
+        **overrides,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -67,21 +73,41 @@ def test_create_edit_delete_converge_and_a_no_op_run_costs_two_requests(
     assert first.exit_code == 0, first.stderr
     assert first.helm_processes == 2
     assert {o["name"]: (o["action"], o["result"]) for o in first.report["outcomes"]} == {
-        "alpha": ("install", "succeeded"), "beta": ("install", "succeeded")}
+        "alpha": ("install", "succeeded"),
+        "beta": ("install", "succeeded"),
+    }
     assert helm_status(helm, namespace, "alpha")["info"]["status"] == "deployed"
     assert statefulset_replicas(kube, namespace, "alpha-memcached") == 2
     ready = caches.ready("alpha")
     assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
-    waited = subprocess.run([str(binaries.kubectl_binary()), "--kubeconfig", str(helmcr.kubeconfig), "wait", "-n",
-                             namespace, "--for=condition=Ready", f"memcacheds.{GROUP}/alpha", "--timeout=10s"],
-                            capture_output=True, text=True, check=False)
+    waited = subprocess.run(
+        [
+            str(binaries.kubectl_binary()),
+            "--kubeconfig",
+            str(helmcr.kubeconfig),
+            "wait",
+            "-n",
+            namespace,
+            "--for=condition=Ready",
+            f"memcacheds.{GROUP}/alpha",
+            "--timeout=10s",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert waited.returncode == 0, waited.stderr
     status = caches.get("alpha")["status"]
     assert (status["revision"], status["chart"], status["chartVersion"], status["observedGeneration"]) == (
-        1, "memcached", "3.2.5", 1)
-    record = client.CoreV1Api(kube).read_namespaced_secret("sh.helm.release.v1.alpha.v1", namespace)
-    assert status["digest"] == record.metadata.labels["helmcr.io/digest"]
-    assert record.metadata.labels["helmcr.io/owner-uid"] == caches.get("alpha")["metadata"]["uid"]
+        1,
+        "memcached",
+        "3.2.5",
+        1,
+    )
+    record = client.CoreV1Api(kube).read_namespaced_secret("sh.helm.release.v1.alpha.v1", namespace).metadata
+    assert record is not None and record.labels is not None
+    assert status["digest"] == record.labels["helmcr.io/digest"]
+    assert record.labels["helmcr.io/owner-uid"] == caches.get("alpha")["metadata"]["uid"]
 
     crs_before = {n: caches.get(n)["metadata"]["resourceVersion"] for n in ("alpha", "beta")}
     records_before = release_records(kube, namespace)
@@ -140,7 +166,8 @@ def test_a_release_helmcr_did_not_create_is_blocked_and_untouched(
     assert "was not created by helmcr" in run.outcome("taken")["reason"]
     assert helm_status(helm, namespace, "taken")["version"] == 1
     assert {k: v for k, v in release_records(kube, namespace).items() if ".taken." in k} == {
-        k: v for k, v in records_before.items() if ".taken." in k}
+        k: v for k, v in records_before.items() if ".taken." in k
+    }
     ready = caches.ready("taken")
     assert (ready["status"], ready["reason"]) == ("False", "Blocked")
     assert "adopt: true" in ready["message"]

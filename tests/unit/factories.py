@@ -14,9 +14,18 @@ def owner(name: str = "cache", namespace: str = "team-a", uid: str = "", kind: s
     return ResourceRef(group="anywhere.io", kind=kind, namespace=namespace, name=name, uid=uid or f"uid-{name}")
 
 
-def desired(name: str = "cache", namespace: str = "team-a", *, uid: str = "", digest: str = "d1",
-            release: str = "", invalid: str = "", values: dict[str, Any] | None = None,
-            status: dict[str, Any] | None = None, generation: int = 1) -> Desired:
+def desired(
+    name: str = "cache",
+    namespace: str = "team-a",
+    *,
+    uid: str = "",
+    digest: str = "d1",
+    release: str = "",
+    invalid: str = "",
+    values: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+    generation: int = 1,
+) -> Desired:
     return Desired(
         owner=owner(name, namespace, uid),
         key=ReleaseKey(namespace, release or name),
@@ -29,9 +38,18 @@ def desired(name: str = "cache", namespace: str = "team-a", *, uid: str = "", di
     )
 
 
-def observed(name: str = "cache", namespace: str = "team-a", *, uid: str = "", digest: str = "d1",
-             status: ReleaseStatus = ReleaseStatus.DEPLOYED, revision: int = 1, managed: bool = True,
-             owner_name: str = "", kind: str = "Memcached") -> Observed:
+def observed(
+    name: str = "cache",
+    namespace: str = "team-a",
+    *,
+    uid: str = "",
+    digest: str = "d1",
+    status: ReleaseStatus = ReleaseStatus.DEPLOYED,
+    revision: int = 1,
+    managed: bool = True,
+    owner_name: str = "",
+    kind: str = "Memcached",
+) -> Observed:
     labels = {"owner": "helm", "name": name, "status": str(status), "version": str(revision)}
     if managed:
         labels |= ownership_labels(owner(owner_name or name, namespace, uid, kind=kind), digest)

@@ -34,42 +34,65 @@ def test_operator_sdk_watches_file_is_accepted_as_is(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, WATCHES_YAML), environ={"REGISTRY": "quay.io"})
     (watch,) = config.watches
     assert (watch.group, watch.version, watch.kind, watch.resource_plural) == (
-        "anywhere.io", "v1alpha1", "Memcached", "memcacheds")
+        "anywhere.io",
+        "v1alpha1",
+        "Memcached",
+        "memcacheds",
+    )
     assert watch.override_values == {"image": {"repository": "quay.io/memcached"}, "note": "costs $5"}
     assert watch.selector.matches({"tier": "cache"}) and not watch.selector.matches({"tier": "db"})
     assert any("watchDependentResources" in w for w in config.warnings)
 
 
 def test_mapping_form_with_globals(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 concurrency: 8
 helmBinary: /usr/bin/helm4
 watches:
   - {group: db.example.com, version: v1, kind: Redis, chart: ./redis, releaseName: "{namespace}-{name}",
      timeout: 90, historyMax: 3, wait: true, namespaces: [b, a]}
-"""), environ={})
+""",
+        ),
+        environ={},
+    )
     (watch,) = config.watches
     assert (config.concurrency, config.helm_binary) == (8, "/usr/bin/helm4")
     assert (watch.helm.timeout, watch.helm.history_max, watch.helm.wait) == ("90s", 3, True)
     assert watch.namespaces == ("a", "b")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("watches: [", "not valid YAML: line 1"),
-    ("42", "expected a list of watches"),
-    ("concurrency: 2", "missing required field 'watches'"),
-    ("- {group: a.io, version: v1, kind: Foo}", "missing required field 'chart'"),
-    ("- {group: a.io, version: v1, kind: Foo, chart: c, chartt: x}", "unknown field 'chartt' (did you mean 'chart'?)"),
-    ("- {group: a.io, version: v1, kind: foo, chart: c}", "watches[0].kind: 'foo' is not a Kubernetes kind"),
-    ("- {group: A_B, version: v1, kind: Foo, chart: c}", "watches[0].group: 'A_B' is not a valid DNS name"),
-    ("- {group: a.io, version: v1, kind: Foo, chart: c, timeout: soon}", "watches[0].timeout: expected a duration"),
-    ("- {group: a.io, version: v1, kind: Foo, chart: c, releaseName: '{uid}'}", "unknown placeholder {uid}"),
-    ("- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: {a: $NOPE}}",
-     "watches[0].overrideValues.a: environment variable NOPE is not set"),
-    ("concurrency: 0\nwatches: [{group: a.io, version: v1, kind: Foo, chart: c}]", "concurrency: expected a whole number"),
-    ("- {group: a.io, version: v1, kind: Foo, chart: c}\n- {group: a.io, version: v2, kind: Foo, chart: d}",
-     "kind Foo.a.io is already watched by watches[0]"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("watches: [", "not valid YAML: line 1"),
+        ("42", "expected a list of watches"),
+        ("concurrency: 2", "missing required field 'watches'"),
+        ("- {group: a.io, version: v1, kind: Foo}", "missing required field 'chart'"),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, chartt: x}",
+            "unknown field 'chartt' (did you mean 'chart'?)",
+        ),
+        ("- {group: a.io, version: v1, kind: foo, chart: c}", "watches[0].kind: 'foo' is not a Kubernetes kind"),
+        ("- {group: A_B, version: v1, kind: Foo, chart: c}", "watches[0].group: 'A_B' is not a valid DNS name"),
+        ("- {group: a.io, version: v1, kind: Foo, chart: c, timeout: soon}", "watches[0].timeout: expected a duration"),
+        ("- {group: a.io, version: v1, kind: Foo, chart: c, releaseName: '{uid}'}", "unknown placeholder {uid}"),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: {a: $NOPE}}",
+            "watches[0].overrideValues.a: environment variable NOPE is not set",
+        ),
+        (
+            "concurrency: 0\nwatches: [{group: a.io, version: v1, kind: Foo, chart: c}]",
+            "concurrency: expected a whole number",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c}\n- {group: a.io, version: v2, kind: Foo, chart: d}",
+            "kind Foo.a.io is already watched by watches[0]",
+        ),
+    ],
+)
 def test_each_mistake_gets_one_message_naming_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
@@ -83,7 +106,9 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
 
 
-@pytest.mark.parametrize(("kind", "plural"), [("Memcached", "memcacheds"), ("Redis", "redises"),
-                                              ("Policy", "policies"), ("Gateway", "gateways")])
+@pytest.mark.parametrize(
+    ("kind", "plural"),
+    [("Memcached", "memcacheds"), ("Redis", "redises"), ("Policy", "policies"), ("Gateway", "gateways")],
+)
 def test_plural_guess(kind: str, plural: str) -> None:
     assert guess_plural(kind) == plural

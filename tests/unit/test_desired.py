@@ -10,13 +10,15 @@ from reconcile.config import Watch
 from reconcile.desired import desired_from_resource, merge_values
 from tests.unit.factories import CHART
 
-WATCH = Watch(group="anywhere.io", version="v1alpha1", kind="Memcached", chart="/c",
-              override_values={"image": {"tag": "1.6"}})
+WATCH = Watch(
+    group="anywhere.io", version="v1alpha1", kind="Memcached", chart="/c", override_values={"image": {"tag": "1.6"}}
+)
 
 
 def cr(spec: Any = None, name: str = "cache", namespace: str = "team-a", **metadata: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {"metadata": {"name": name, "namespace": namespace, "uid": "u1", "generation": 2,
-                                             **metadata}}
+    resource: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": namespace, "uid": "u1", "generation": 2, **metadata}
+    }
     if spec is not None:
         resource["spec"] = spec
     return resource
@@ -38,21 +40,26 @@ def test_digest_changes_with_values_chart_and_release_but_not_key_order() -> Non
     assert len(base.digest) <= 63
 
 
-@pytest.mark.parametrize(("resource", "watch", "problem"), [
-    (cr([1, 2]), WATCH, "spec must be an object holding the chart's values, got an array"),
-    (cr("text"), WATCH, "got a string"),
-    (cr({}, name="x" * 60), WATCH, "is 60 characters; Helm allows 53"),
-    (cr({}, name="Bad_Name"), WATCH, "is not valid for Helm"),
-    (cr({}, namespace=""), WATCH, "cluster-scoped: set targetNamespace"),
-])
-def test_unusable_resources_are_marked_invalid_with_the_reason(resource: dict[str, Any], watch: Watch,
-                                                               problem: str) -> None:
+@pytest.mark.parametrize(
+    ("resource", "watch", "problem"),
+    [
+        (cr([1, 2]), WATCH, "spec must be an object holding the chart's values, got an array"),
+        (cr("text"), WATCH, "got a string"),
+        (cr({}, name="x" * 60), WATCH, "is 60 characters; Helm allows 53"),
+        (cr({}, name="Bad_Name"), WATCH, "is not valid for Helm"),
+        (cr({}, namespace=""), WATCH, "cluster-scoped: set targetNamespace"),
+    ],
+)
+def test_unusable_resources_are_marked_invalid_with_the_reason(
+    resource: dict[str, Any], watch: Watch, problem: str
+) -> None:
     assert problem in desired_from_resource(resource, watch, CHART).invalid
 
 
 def test_cluster_scoped_kind_uses_target_namespace_and_template() -> None:
-    watch = Watch(group="a.io", version="v1", kind="Cache", chart="/c", target_namespace="caches",
-                  release_name="{kind}-{name}")
+    watch = Watch(
+        group="a.io", version="v1", kind="Cache", chart="/c", target_namespace="caches", release_name="{kind}-{name}"
+    )
     desired = desired_from_resource(cr({}, namespace=""), watch, CHART)
     assert str(desired.key) == "caches/cache-cache" and not desired.invalid
 

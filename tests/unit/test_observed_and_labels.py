@@ -11,24 +11,39 @@ from tests.unit.factories import owner
 
 
 def record(name: str, version: int, status: str, namespace: str = "ns", **labels: str) -> dict[str, Any]:
-    return {"metadata": {"namespace": namespace, "name": f"sh.helm.release.v1.{name}.v{version}",
-                         "labels": {"owner": "helm", "name": name, "version": str(version), "status": status,
-                                    **labels}}}
+    return {
+        "metadata": {
+            "namespace": namespace,
+            "name": f"sh.helm.release.v1.{name}.v{version}",
+            "labels": {"owner": "helm", "name": name, "version": str(version), "status": status, **labels},
+        }
+    }
 
 
 def test_latest_revision_wins_and_history_tells_if_it_ever_deployed() -> None:
-    releases = observed_releases([
-        record("a", 1, "superseded"), record("a", 3, "failed"), record("a", 2, "superseded"),
-        record("b", 1, "failed"), record("c", 1, "pending-install", namespace="other"),
-    ])
+    releases = observed_releases(
+        [
+            record("a", 1, "superseded"),
+            record("a", 3, "failed"),
+            record("a", 2, "superseded"),
+            record("b", 1, "failed"),
+            record("c", 1, "pending-install", namespace="other"),
+        ]
+    )
     summary = {str(r.key): (r.revision, r.status, r.ever_deployed) for r in releases}
-    assert summary == {"ns/a": (3, ReleaseStatus.FAILED, True), "ns/b": (1, ReleaseStatus.FAILED, False),
-                       "other/c": (1, ReleaseStatus.PENDING_INSTALL, False)}
+    assert summary == {
+        "ns/a": (3, ReleaseStatus.FAILED, True),
+        "ns/b": (1, ReleaseStatus.FAILED, False),
+        "other/c": (1, ReleaseStatus.PENDING_INSTALL, False),
+    }
 
 
 def test_records_that_are_not_helm_releases_are_ignored() -> None:
-    junk = [{"metadata": {"labels": {"owner": "someone"}}}, record("a", 1, "deployed") | {"metadata": {}},
-            {"metadata": {"labels": {"owner": "helm", "name": "x", "version": "one"}}}]
+    junk = [
+        {"metadata": {"labels": {"owner": "someone"}}},
+        record("a", 1, "deployed") | {"metadata": {}},
+        {"metadata": {"labels": {"owner": "helm", "name": "x", "version": "one"}}},
+    ]
     assert observed_releases(junk) == []
 
 

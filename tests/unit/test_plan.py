@@ -19,38 +19,85 @@ def only_step(result: Plan) -> tuple[Action, State]:
 TABLE = [
     ("new CR installs", Inventory(desired=(desired(),), owned=()), Action.INSTALL, State.ABSENT),
     ("same digest skips", Inventory(desired=(desired(),), owned=(observed(),)), Action.SKIP, State.IN_SYNC),
-    ("changed digest upgrades", Inventory(desired=(desired(digest="d2"),), owned=(observed(),)),
-     Action.UPGRADE, State.OUT_OF_SYNC),
-    ("failed release retries", Inventory(desired=(desired(),), owned=(observed(status=ReleaseStatus.FAILED),)),
-     Action.UPGRADE, State.FAILED),
-    ("pending release is locked",
-     Inventory(desired=(desired(digest="d2"),), owned=(observed(status=ReleaseStatus.PENDING_UPGRADE),)),
-     Action.BLOCKED, State.LOCKED),
-    ("invalid spec is blocked", Inventory(desired=(desired(invalid="spec must be an object"),), owned=(observed(),)),
-     Action.BLOCKED, State.INVALID),
+    (
+        "changed digest upgrades",
+        Inventory(desired=(desired(digest="d2"),), owned=(observed(),)),
+        Action.UPGRADE,
+        State.OUT_OF_SYNC,
+    ),
+    (
+        "failed release retries",
+        Inventory(desired=(desired(),), owned=(observed(status=ReleaseStatus.FAILED),)),
+        Action.UPGRADE,
+        State.FAILED,
+    ),
+    (
+        "pending release is locked",
+        Inventory(desired=(desired(digest="d2"),), owned=(observed(status=ReleaseStatus.PENDING_UPGRADE),)),
+        Action.BLOCKED,
+        State.LOCKED,
+    ),
+    (
+        "invalid spec is blocked",
+        Inventory(desired=(desired(invalid="spec must be an object"),), owned=(observed(),)),
+        Action.BLOCKED,
+        State.INVALID,
+    ),
     ("orphan uninstalls", Inventory(desired=(), owned=(observed(),)), Action.UNINSTALL, State.ORPHANED),
-    ("orphan kept when list incomplete", Inventory(desired=(), owned=(observed(),), complete=False),
-     Action.SKIP, State.UNKNOWN_OWNER),
-    ("orphan of a deselected CR is kept",
-     Inventory(desired=(), owned=(observed(),), present_uids=frozenset({"uid-cache"})), Action.SKIP, State.DESELECTED),
-    ("pending orphan waits", Inventory(desired=(), owned=(observed(status=ReleaseStatus.PENDING_INSTALL),)),
-     Action.BLOCKED, State.LOCKED),
-    ("foreign release blocks", Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),)),
-     Action.BLOCKED, State.UNMANAGED),
-    ("foreign release adopted on opt-in",
-     Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),), adopt=True),
-     Action.UPGRADE, State.UNMANAGED),
-    ("another kind's release is never adopted",
-     Inventory(desired=(desired(),), owned=(), others=(observed(kind="Redis"),), adopt=True),
-     Action.BLOCKED, State.UNMANAGED),
-    ("recreated CR takes over its release",
-     Inventory(desired=(desired(uid="new"),), owned=(observed(uid="old"),)), Action.UPGRADE, State.RECREATED),
-    ("release of another live CR is a conflict",
-     Inventory(desired=(desired(uid="new"),), owned=(observed(uid="old"),), present_uids=frozenset({"old", "new"})),
-     Action.BLOCKED, State.CONFLICT),
-    ("uninstalled-with-history installs again",
-     Inventory(desired=(desired(),), owned=(observed(status=ReleaseStatus.UNINSTALLED),)),
-     Action.INSTALL, State.ABSENT),
+    (
+        "orphan kept when list incomplete",
+        Inventory(desired=(), owned=(observed(),), complete=False),
+        Action.SKIP,
+        State.UNKNOWN_OWNER,
+    ),
+    (
+        "orphan of a deselected CR is kept",
+        Inventory(desired=(), owned=(observed(),), present_uids=frozenset({"uid-cache"})),
+        Action.SKIP,
+        State.DESELECTED,
+    ),
+    (
+        "pending orphan waits",
+        Inventory(desired=(), owned=(observed(status=ReleaseStatus.PENDING_INSTALL),)),
+        Action.BLOCKED,
+        State.LOCKED,
+    ),
+    (
+        "foreign release blocks",
+        Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),)),
+        Action.BLOCKED,
+        State.UNMANAGED,
+    ),
+    (
+        "foreign release adopted on opt-in",
+        Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),), adopt=True),
+        Action.UPGRADE,
+        State.UNMANAGED,
+    ),
+    (
+        "another kind's release is never adopted",
+        Inventory(desired=(desired(),), owned=(), others=(observed(kind="Redis"),), adopt=True),
+        Action.BLOCKED,
+        State.UNMANAGED,
+    ),
+    (
+        "recreated CR takes over its release",
+        Inventory(desired=(desired(uid="new"),), owned=(observed(uid="old"),)),
+        Action.UPGRADE,
+        State.RECREATED,
+    ),
+    (
+        "release of another live CR is a conflict",
+        Inventory(desired=(desired(uid="new"),), owned=(observed(uid="old"),), present_uids=frozenset({"old", "new"})),
+        Action.BLOCKED,
+        State.CONFLICT,
+    ),
+    (
+        "uninstalled-with-history installs again",
+        Inventory(desired=(desired(),), owned=(observed(status=ReleaseStatus.UNINSTALLED),)),
+        Action.INSTALL,
+        State.ABSENT,
+    ),
 ]
 
 
@@ -60,8 +107,12 @@ def test_decision_table(inventory: Inventory, action: Action, state: State) -> N
 
 
 def test_two_crs_claiming_one_release_are_both_blocked_and_the_release_untouched() -> None:
-    result = plan(Inventory(desired=(desired("a", release="shared"), desired("b", release="shared")),
-                            owned=(observed("shared", owner_name="a", uid="uid-a"),)))
+    result = plan(
+        Inventory(
+            desired=(desired("a", release="shared"), desired("b", release="shared")),
+            owned=(observed("shared", owner_name="a", uid="uid-a"),),
+        )
+    )
     assert [(s.action, s.state) for s in result.steps] == [(Action.BLOCKED, State.CONFLICT)] * 2
     assert "Memcached/team-a/a, Memcached/team-a/b" in result.steps[0].reason
 
@@ -75,15 +126,32 @@ def test_every_step_has_a_reason_and_steps_are_sorted_by_release() -> None:
 # Properties: random desired/observed sets over a small name space, so collisions are common.
 names = st.sampled_from(["a", "b", "c", "d"])
 statuses = st.sampled_from(list(ReleaseStatus))
-desired_st = st.builds(lambda n, d, bad: desired(n, digest=d, invalid="bad" if bad else ""),
-                       names, st.sampled_from(["d1", "d2"]), st.booleans())
-observed_st = st.builds(lambda n, d, s, m, u: observed(n, digest=d, status=s, managed=m, uid=u),
-                        names, st.sampled_from(["d1", "d2"]), statuses, st.booleans(), st.sampled_from(["", "x"]))
+desired_st = st.builds(
+    lambda n, d, bad: desired(n, digest=d, invalid="bad" if bad else ""),
+    names,
+    st.sampled_from(["d1", "d2"]),
+    st.booleans(),
+)
+observed_st = st.builds(
+    lambda n, d, s, m, u: observed(n, digest=d, status=s, managed=m, uid=u),
+    names,
+    st.sampled_from(["d1", "d2"]),
+    statuses,
+    st.booleans(),
+    st.sampled_from(["", "x"]),
+)
 inventories = st.builds(
     lambda ds, os_, complete, adopt: Inventory(
-        desired=tuple(ds), owned=tuple(o for o in {o.key: o for o in os_}.values() if o.managed),
-        others=tuple(o for o in {o.key: o for o in os_}.values() if not o.managed), complete=complete, adopt=adopt),
-    st.lists(desired_st, max_size=5), st.lists(observed_st, max_size=5), st.booleans(), st.booleans(),
+        desired=tuple(ds),
+        owned=tuple(o for o in {o.key: o for o in os_}.values() if o.managed),
+        others=tuple(o for o in {o.key: o for o in os_}.values() if not o.managed),
+        complete=complete,
+        adopt=adopt,
+    ),
+    st.lists(desired_st, max_size=5),
+    st.lists(observed_st, max_size=5),
+    st.booleans(),
+    st.booleans(),
 )
 
 
@@ -114,9 +182,15 @@ def test_in_sync_pairs_always_skip(inventory: Inventory) -> None:
     claims = [d.key for d in inventory.desired]
     for step in plan(inventory).steps:
         match = owned.get(step.key)
-        if (step.desired and not step.desired.invalid and match and claims.count(step.key) == 1
-                and match.status is ReleaseStatus.DEPLOYED and match.digest == step.desired.digest
-                and match.owner_uid == step.desired.owner.uid):
+        if (
+            step.desired
+            and not step.desired.invalid
+            and match
+            and claims.count(step.key) == 1
+            and match.status is ReleaseStatus.DEPLOYED
+            and match.digest == step.desired.digest
+            and match.owner_uid == step.desired.owner.uid
+        ):
             assert step.action is Action.SKIP
 
 

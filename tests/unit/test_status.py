@@ -9,8 +9,9 @@ from tests.unit.factories import desired, observed
 AT, LATER = "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z"
 
 
-def outcome(action: Action, result: Result, *, status: dict[str, object] | None = None, revision: int = 0,
-            message: str = "m") -> Outcome:
+def outcome(
+    action: Action, result: Result, *, status: dict[str, object] | None = None, revision: int = 0, message: str = "m"
+) -> Outcome:
     wanted = desired(status=status, generation=3)
     step = Step(wanted.key, action, State.ABSENT, "reason", desired=wanted, observed=observed(revision=revision or 1))
     return Outcome(step, result, message=message, revision=revision, finished_at=AT)
@@ -19,10 +20,18 @@ def outcome(action: Action, result: Result, *, status: dict[str, object] | None 
 def test_success_sets_ready_revision_chart_and_digest() -> None:
     status = new_status(outcome(Action.INSTALL, Result.SUCCEEDED, revision=1, message="installed"), AT)
     assert status is not None
-    assert {k: status[k] for k in ("revision", "chart", "chartVersion", "digest", "observedGeneration",
-                                   "releaseName", "lastAppliedTime")} == {
-        "revision": 1, "chart": "memcached", "chartVersion": "0.1.0", "digest": "d1", "observedGeneration": 3,
-        "releaseName": "cache", "lastAppliedTime": AT}
+    assert {
+        k: status[k]
+        for k in ("revision", "chart", "chartVersion", "digest", "observedGeneration", "releaseName", "lastAppliedTime")
+    } == {
+        "revision": 1,
+        "chart": "memcached",
+        "chartVersion": "0.1.0",
+        "digest": "d1",
+        "observedGeneration": 3,
+        "releaseName": "cache",
+        "lastAppliedTime": AT,
+    }
     (ready,) = status["conditions"]
     assert (ready["status"], ready["reason"], ready["lastTransitionTime"]) == ("True", "InstallSucceeded", AT)
 
@@ -41,7 +50,11 @@ def test_failure_keeps_the_deployed_revision_and_flips_ready_with_a_new_transiti
     assert failed is not None
     (ready,) = failed["conditions"]
     assert (ready["status"], ready["reason"], ready["message"], ready["lastTransitionTime"]) == (
-        "False", "UpgradeFailed", "boom", LATER)
+        "False",
+        "UpgradeFailed",
+        "boom",
+        LATER,
+    )
     assert (failed["revision"], failed["digest"], failed["lastAppliedTime"]) == (1, "d1", AT)
 
 
