@@ -44,6 +44,15 @@ POLL_SECONDS = 0.1
 PORT_FLOOR = 20000
 
 
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+"""
+
+
 class ControlPlaneError(RuntimeError):
     """A component did not start or become ready; the message ends with the tail of its log."""
 
@@ -207,6 +216,12 @@ class ControlPlane:
     def log_path(self, component: str) -> Path:
         return self.directory / f"{component}.log"
 
+    @property
+    def audit_log(self) -> Path:
+        """Every request the API server answered (metadata level, JSON lines): tests count requests and writes here,
+        on the server's side, rather than trusting what the client says it did."""
+        return self.directory / "audit.log"
+
     def admin_client(self) -> client.ApiClient:
         """A new kubernetes ApiClient with cluster-admin rights; the caller closes it."""
         api_client: client.ApiClient = config.new_client_from_config(config_file=str(self.kubeconfig))
@@ -345,12 +360,21 @@ class ControlPlane:
                 f"--service-account-issuer={self.server}/",
                 f"--service-account-key-file={keys.service_account_public_key}",
                 f"--service-account-signing-key-file={keys.service_account_key}",
+                f"--audit-policy-file={self._write_audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
             ],
         )
         # Anonymous requests get 403 until the RBAC bootstrap is done, so ask as the admin.
         context = ssl.create_default_context(cafile=str(keys.ca_cert))
         context.load_cert_chain(str(keys.admin_cert), str(keys.admin_key))
         self._wait_until("kube-apiserver", lambda: http_status(self._api_port, "/readyz", context) == 200)
+
+    def _write_audit_policy(self) -> Path:
+        policy = self.directory / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        return policy
 
     def _start_controller_manager(self, command: Path) -> None:
         keys = self._require_pki()

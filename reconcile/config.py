@@ -114,7 +114,7 @@ class Config:
     helm_binary: str = ""
     kubeconfig: str = ""
     context: str = ""
-    page_size: int = 500
+    page_size: int = 1000
     warnings: tuple[str, ...] = ()
 
 
@@ -168,7 +168,7 @@ class _Parser:
             helm_binary=self._str(document, "helmBinary", "top level"),
             kubeconfig=self._str(document, "kubeconfig", "top level"),
             context=self._str(document, "context", "top level"),
-            page_size=self._int(document, "pageSize", "top level", 500, minimum=1),
+            page_size=self._int(document, "pageSize", "top level", 1000, minimum=1),
             warnings=self._warned(),
         )
 

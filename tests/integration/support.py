@@ -39,6 +39,11 @@ class Run:
     stdout: str
     stderr: str
     helm_processes: int
+    requests: list[dict[str, Any]]  # the API server's audit events for helmcr's own requests
+
+    @property
+    def writes(self) -> list[dict[str, Any]]:
+        return [event for event in self.requests if event["verb"] not in ("get", "list", "watch")]
 
     @property
     def report(self) -> dict[str, Any]:
@@ -52,10 +57,11 @@ class Run:
 class Helmcr:
     """One test's helmcr: its config file, a counting helm wrapper, and the admin kubeconfig."""
 
-    def __init__(self, workdir: Path, helm: Helm, kubeconfig: Path) -> None:
+    def __init__(self, workdir: Path, helm: Helm, kubeconfig: Path, audit_log: Path | None = None) -> None:
         self.workdir = workdir
         self.helm = helm
         self.kubeconfig = kubeconfig
+        self.audit_log = audit_log
         self.calls = workdir / "helm-calls.log"
         self.wrapper = workdir / "helm"
         self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{helm.binary}" "$@"\n')
@@ -68,6 +74,7 @@ class Helmcr:
 
     def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
         before = self._helm_calls()
+        audit_offset = self.audit_log.stat().st_size if self.audit_log else 0
         command = [
             sys.executable,
             "-m",
@@ -85,10 +92,19 @@ class Helmcr:
         process = subprocess.run(
             command, capture_output=True, text=True, timeout=600, cwd=REPO, env={**self.helm.env, **(env or {})}
         )
-        return Run(process.returncode, process.stdout, process.stderr, self._helm_calls() - before)
+        requests = helmcr_requests(self.audit_log, audit_offset) if self.audit_log else []
+        return Run(process.returncode, process.stdout, process.stderr, self._helm_calls() - before, requests)
 
     def _helm_calls(self) -> int:
         return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0
+
+
+def helmcr_requests(audit_log: Path, offset: int) -> list[dict[str, Any]]:
+    """Audit events (written when each response completed) of requests made by helmcr itself, after ``offset``."""
+    with audit_log.open() as handle:
+        handle.seek(offset)
+        events = [json.loads(line) for line in handle if line.strip()]
+    return [e for e in events if e.get("userAgent", "").startswith("helmcr/") and e.get("stage") == "ResponseComplete"]
 
 
 def install_crd(api: client.ApiClient, kind: Kind, strict_spec: bool = False) -> None:

@@ -88,6 +88,9 @@ def test_a_chart_the_server_rejects_reports_the_servers_reason_and_harms_nothing
     message = legacy.ready("old")["message"]
     assert "apps/v1beta1" in message and "StatefulSet" in message
     assert run.outcome("healthy")["action"] == "skip"
+    retry = helmcr.sync("-n", namespace, "-o", "json")
+    assert (retry.outcome("old")["action"], retry.outcome("old")["result"]) == ("install", "failed")
+    assert "apps/v1beta1" in legacy.ready("old")["message"], "a retry must report the server's reason again"
     assert {k: v for k, v in release_records(kube, namespace).items() if ".healthy." in k} == healthy_records
     assert helm_status(helm, namespace, "healthy")["info"]["status"] == "deployed"
 
@@ -212,3 +215,22 @@ def test_a_moving_repository_version_is_refused(helmcr: Helmcr, namespace: str) 
     )
     run = helmcr.sync("-n", namespace)
     assert run.exit_code == 1 and "needs an exact chartVersion" in run.stdout
+
+
+def test_a_release_whose_install_failed_is_retried_and_reported(
+    helmcr: Helmcr, kube: client.ApiClient, namespace: str, helm: Helm
+) -> None:
+    helmcr.configure([memcached_watch(disableHooks=False)])
+    caches = Resources(kube, MEMCACHED, namespace)
+    caches.create("hooked", {"replicaCount": 1})
+    first = helmcr.sync("-n", namespace, "-o", "json")
+    assert (first.outcome("hooked")["action"], first.outcome("hooked")["result"]) == ("install", "failed")
+    assert "policy/v1beta1" in caches.ready("hooked")["message"]
+    second = helmcr.sync("-n", namespace, "-o", "json")
+    assert (second.outcome("hooked")["state"], second.outcome("hooked")["result"]) == ("failed", "failed")
+
+    helmcr.configure([memcached_watch(disableHooks=True)])
+    fixed = helmcr.sync("-n", namespace, "-o", "json")
+    assert (fixed.outcome("hooked")["action"], fixed.outcome("hooked")["result"]) == ("upgrade", "succeeded")
+    assert caches.ready("hooked")["reason"] == "UpgradeSucceeded"
+    assert helm_status(helm, namespace, "hooked")["info"]["status"] == "deployed"

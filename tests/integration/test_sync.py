@@ -53,7 +53,7 @@ def memcached_kind(kube: client.ApiClient) -> Kind:
 
 @pytest.fixture
 def helmcr(tmp_path: Path, helm: Helm, control_plane: ControlPlane) -> Helmcr:
-    runner = Helmcr(tmp_path, helm, control_plane.kubeconfig)
+    runner = Helmcr(tmp_path, helm, control_plane.kubeconfig, audit_log=control_plane.audit_log)
     runner.configure([memcached_watch()])
     return runner
 
@@ -115,7 +115,11 @@ def test_create_edit_delete_converge_and_a_no_op_run_costs_two_requests(
     idle = helmcr.sync("-n", namespace, "-o", "json")
     assert idle.exit_code == 0, idle.stderr
     assert idle.helm_processes == 0
-    assert idle.report["stats"]["apiRequests"] == 2
+    assert [(e["verb"], e["objectRef"]["resource"]) for e in idle.requests] == [
+        ("list", "memcacheds"),
+        ("list", "secrets"),
+    ], "the API server saw exactly two LISTs and nothing else"
+    assert idle.writes == [] and idle.report["stats"]["apiRequests"] == 2
     assert {o["action"] for o in idle.report["outcomes"]} == {"skip"}
     assert {n: caches.get(n)["metadata"]["resourceVersion"] for n in ("alpha", "beta")} == crs_before
     assert release_records(kube, namespace) == records_before
