@@ -14,9 +14,13 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -25,11 +29,12 @@ from rich.console import Console
 from reconcile import __version__
 from reconcile.adapters.helm import Connection, Helm
 from reconcile.adapters.kube import Kube
-from reconcile.config import Config, Selector, load_config
+from reconcile.config import Config, Selector, load_config, parse_budget
 from reconcile.errors import ConfigError, HelmcrError
-from reconcile.model import RunSummary
+from reconcile.model import Action, Result, RunSummary
+from reconcile.observe import Scope
 from reconcile.report import render_json, render_table
-from reconcile.sync import RunOptions, sync_once
+from reconcile.sync import RunControl, RunOptions, sync_once
 
 app = typer.Typer(
     name="helmcr",
@@ -46,6 +51,7 @@ class ExitCode(enum.IntEnum):
     NOT_CONVERGED = 1
     CONFIG_ERROR = 3
     CLUSTER_ERROR = 4
+    LEASE_HELD = 5
     INTERRUPTED = 130
 
 
@@ -69,10 +75,13 @@ def main(
     """helmcr: reconcile custom resources into Helm releases."""
 
 
-@app.command(
-    epilog="Exit codes: 0 converged; 1 some releases failed or are blocked; 3 invalid config; "
-    "4 API server unreachable or a list refused; 130 interrupted."
+EXIT_CODES = (
+    "Exit codes: 0 converged; 1 some releases failed, are blocked or were not started; 3 invalid config; "
+    "4 API server unreachable or a list refused; 5 another run holds the lease; 130 stopped by a signal."
 )
+
+
+@app.command(epilog=EXIT_CODES)
 def sync(
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit (as a CronJob or CI step does).")] = False,
     config_path: Annotated[
@@ -98,6 +107,28 @@ def sync(
         str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster).")
     ] = None,
     context: Annotated[str | None, typer.Option(help="kubeconfig context.")] = None,
+    max_uninstalls: Annotated[
+        str | None,
+        typer.Option(
+            help="Most uninstalls one run may do, a count or a percentage of owned releases (default: "
+            "the config's maxUninstalls, else 20); beyond it, none happens."
+        ),
+    ] = None,
+    force_uninstalls: Annotated[bool, typer.Option(help="Uninstall even beyond --max-uninstalls.")] = False,
+    wait_for_lock: Annotated[
+        float, typer.Option(min=0, help="Seconds to wait while another run holds the lease (default: fail at once).")
+    ] = 0.0,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds this run may take: no helm operation starts that could end later "
+            "(set it below the CronJob's activeDeadlineSeconds). 0: no limit.",
+        ),
+    ] = 0.0,
+    grace_period: Annotated[
+        float, typer.Option(min=0, help="On SIGTERM/SIGINT, seconds running helm operations get to finish.")
+    ] = 30.0,
     interval: Annotated[float, typer.Option(min=1, help="Seconds between passes without --once.")] = 60.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step to stderr.")] = False,
 ) -> None:
@@ -108,13 +139,16 @@ def sync(
         format="%(levelname)s %(name)s: %(message)s",
     )
     errors = Console(stderr=True, soft_wrap=True)
+    control = RunControl(time_budget_seconds=time_budget)
     try:
         config = load_config(config_path)
         options = RunOptions(
-            namespaces=tuple(namespace or ()),
-            selector=_selector(selector),
+            scope=Scope(namespaces=tuple(namespace or ()), selector=_selector(selector)),
             dry_run=dry_run,
             concurrency=concurrency or config.concurrency,
+            max_uninstalls=parse_budget(max_uninstalls, _flag_error("--max-uninstalls")) if max_uninstalls else None,
+            force_uninstalls=force_uninstalls,
+            lease_wait_seconds=wait_for_lock,
         )
         kube = Kube.connect(
             kubeconfig or config.kubeconfig, context or config.context, user_agent=f"helmcr/{__version__}"
@@ -123,23 +157,46 @@ def sync(
             helm_binary or config.helm_binary or "helm",
             Connection(kubeconfig or config.kubeconfig or os.environ.get("KUBECONFIG", ""), context or config.context),
         )
+        stop_on_signals(control, helm, grace_period, errors)
         while True:
-            code = _one_pass(config, kube, helm, options, output, errors)
-            if once:
-                raise typer.Exit(code)
-            time.sleep(interval)
+            code = _one_pass(config, kube, helm, options, control, output, errors)
+            if once or control.stop.is_set():
+                raise typer.Exit(ExitCode.INTERRUPTED if control.stop.is_set() else code)
+            control.stop.wait(interval)
+            control.started = time.monotonic()
     except HelmcrError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        errors.print("interrupted", highlight=False)
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-def _one_pass(config: Config, kube: Kube, helm: Helm, options: RunOptions, output: Output, errors: Console) -> ExitCode:
+def stop_on_signals(control: RunControl, helm: Helm, grace_seconds: float, errors: Console) -> None:
+    """The first SIGTERM/SIGINT starts nothing new and gives running helm operations ``grace_seconds`` to finish
+    (their status is still written), then stops them; a second one stops them at once."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if control.stop.is_set():
+            helm.terminate_all()
+            return
+        control.stop.set()
+        errors.print(
+            f"received {signal.Signals(signum).name}: starting nothing new; running helm operations get "
+            f"{grace_seconds:.0f}s to finish",
+            highlight=False,
+        )
+        timer = threading.Timer(grace_seconds, helm.terminate_all)
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _one_pass(
+    config: Config, kube: Kube, helm: Helm, options: RunOptions, control: RunControl, output: Output, errors: Console
+) -> ExitCode:
     started = time.monotonic()
     kube.requests = helm.processes = 0
-    summary = sync_once(config, kube, helm, options)
+    summary = sync_once(config, kube, helm, options, control)
     seconds = time.monotonic() - started
     for warning in summary.warnings:
         errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -153,6 +210,10 @@ def _one_pass(config: Config, kube: Kube, helm: Helm, options: RunOptions, outpu
     return exit_code(summary)
 
 
+def _flag_error(flag: str) -> Callable[[str], ConfigError]:
+    return lambda problem: ConfigError(f"{flag}: {problem}")
+
+
 def _stdout_console() -> Console:
     """A pipe or a CI log gets a wide table rather than rich's 80-column fallback."""
     console = Console()
@@ -162,7 +223,8 @@ def _stdout_console() -> Console:
 def exit_code(summary: RunSummary) -> ExitCode:
     if any(error.cluster for error in summary.kind_errors):
         return ExitCode.CLUSTER_ERROR
-    if summary.kind_errors or summary.failed or summary.status_errors:
+    not_started = any(o.result is Result.NOT_STARTED and o.step.action is not Action.SKIP for o in summary.outcomes)
+    if summary.kind_errors or summary.failed or summary.status_errors or not_started:
         return ExitCode.NOT_CONVERGED
     return ExitCode.CONVERGED
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
 
 def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime(TIME_FORMAT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from reconcile.errors import ConfigError
-from reconcile.model import HelmOptions
+from reconcile.model import FailurePolicy, HelmOptions
 
 RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
 PLACEHOLDERS = ", ".join("{" + field + "}" for field in RELEASE_NAME_FIELDS)
@@ -53,9 +53,16 @@ ENTRY_FIELDS = frozenset(
         "disableHooks",
         "targetNamespace",
         "adopt",
+        "rollbackOnFailure",
+        "stuckAfter",
+        "retryBackoff",
+        "maxRetryBackoff",
     }
 )
-GLOBAL_FIELDS = frozenset({"watches", "concurrency", "helmBinary", "kubeconfig", "context", "pageSize"})
+GLOBAL_FIELDS = frozenset(
+    {"watches", "concurrency", "helmBinary", "kubeconfig", "context", "pageSize", "maxUninstalls", "lease"}
+)
+LEASE_FIELDS = frozenset({"name", "namespace", "durationSeconds"})
 DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$")
 ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -80,6 +87,28 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class UninstallBudget:
+    """How many uninstalls one run may do: a count, or a percentage of the releases helmcr owns."""
+
+    count: int = 20
+    percent: float = 0.0
+
+    def allows(self, uninstalls: int, owned: int) -> bool:
+        limit = self.count if not self.percent else int(owned * self.percent / 100)
+        return uninstalls <= limit
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent else str(self.count)
+
+
+@dataclass(frozen=True)
+class LeaseConfig:
+    name: str = ""  # default: derived from the watched kinds
+    namespace: str = ""  # default: the pod's namespace, else the kubeconfig context's, else default
+    duration_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Watch:
     """One kind mapped to one chart, with everything that decides how its CRs become releases."""
 
@@ -97,6 +126,7 @@ class Watch:
     helm: HelmOptions = field(default_factory=HelmOptions)
     target_namespace: str = ""
     adopt: bool = False
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
 
     @property
     def resource_plural(self) -> str:
@@ -115,6 +145,8 @@ class Config:
     kubeconfig: str = ""
     context: str = ""
     page_size: int = 1000
+    max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
+    lease: LeaseConfig = field(default_factory=LeaseConfig)
     warnings: tuple[str, ...] = ()
 
 
@@ -130,6 +162,36 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
     return _Parser(path, environ).parse(document)
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Go-style duration ("1h2m3s", "90s", "5m"); the config parser has already validated it."""
+    match = DURATION.fullmatch(text)
+    if not match or not text:
+        raise ValueError(f"not a duration: {text!r}")
+    hours, minutes, seconds = (match.group(i) for i in (1, 2, 3))
+    return (
+        (float(hours[:-1]) * 3600 if hours else 0)
+        + (float(minutes[:-1]) * 60 if minutes else 0)
+        + (float(seconds[:-1]) if seconds else 0)
+    )
+
+
+def parse_budget(value: Any, fail: Callable[[str], ConfigError]) -> UninstallBudget:
+    """``20`` or ``"10%"``; used for the config's maxUninstalls and for --max-uninstalls."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if not 0 <= percent <= 100:
+                raise ValueError
+            return UninstallBudget(percent=percent)
+        count = int(text)
+        if count < 0:
+            raise ValueError
+        return UninstallBudget(count=count)
+    except ValueError:
+        raise fail(f"expected a count such as 20 or a percentage such as 10%, got {value!r}") from None
 
 
 def guess_plural(kind: str) -> str:
@@ -169,6 +231,8 @@ class _Parser:
             kubeconfig=self._str(document, "kubeconfig", "top level"),
             context=self._str(document, "context", "top level"),
             page_size=self._int(document, "pageSize", "top level", 1000, minimum=1),
+            max_uninstalls=parse_budget(document.get("maxUninstalls", 20), lambda p: self.fail("maxUninstalls", p)),
+            lease=self._lease(document.get("lease") or {}),
             warnings=self._warned(),
         )
 
@@ -203,6 +267,13 @@ class _Parser:
         if not re.fullmatch(r"[A-Z][A-Za-z0-9]{0,62}", kind):
             raise self.fail(f"{where}.kind", f"{kind!r} is not a Kubernetes kind (CamelCase, starting upper-case)")
         target_namespace = self._str(entry, "targetNamespace", where)
+        helm = HelmOptions(
+            timeout=self._duration(entry, where, "timeout", "5m0s"),
+            wait=self._bool(entry, "wait", where, False),
+            history_max=self._int(entry, "historyMax", where, 10, minimum=0),
+            disable_hooks=self._bool(entry, "disableHooks", where, False),
+            rollback_on_failure=self._bool(entry, "rollbackOnFailure", where, False),
+        )
         return Watch(
             group=self._dns_name(self._required(entry, "group", where), f"{where}.group"),
             version=self._required(entry, "version", where),
@@ -215,14 +286,35 @@ class _Parser:
             selector=self._selector(entry.get("selector"), f"{where}.selector"),
             release_name=self._release_name(entry, where),
             override_values=self._expand(entry.get("overrideValues") or {}, f"{where}.overrideValues"),
-            helm=HelmOptions(
-                timeout=self._duration(entry, where),
-                wait=self._bool(entry, "wait", where, False),
-                history_max=self._int(entry, "historyMax", where, 10, minimum=0),
-                disable_hooks=self._bool(entry, "disableHooks", where, False),
-            ),
+            helm=helm,
             target_namespace=self._dns_name(target_namespace, f"{where}.targetNamespace") if target_namespace else "",
             adopt=self._bool(entry, "adopt", where, False),
+            policy=self._policy(entry, where, helm),
+        )
+
+    def _policy(self, entry: Mapping[str, Any], where: str, helm: HelmOptions) -> FailurePolicy:
+        stuck_after = duration_seconds(self._duration(entry, where, "stuckAfter", "15m"))
+        if stuck_after <= duration_seconds(helm.timeout):
+            raise self.fail(
+                f"{where}.stuckAfter",
+                f"must be longer than timeout ({helm.timeout}), or a release still being installed would be "
+                "taken for a stuck one",
+            )
+        return FailurePolicy(
+            stuck_after_seconds=stuck_after,
+            backoff_seconds=duration_seconds(self._duration(entry, where, "retryBackoff", "1m")),
+            max_backoff_seconds=duration_seconds(self._duration(entry, where, "maxRetryBackoff", "1h")),
+        )
+
+    def _lease(self, value: Any) -> LeaseConfig:
+        if not isinstance(value, dict):
+            raise self.fail("lease", "expected a mapping with name, namespace and durationSeconds")
+        self._check_fields(value, LEASE_FIELDS, "lease")
+        name, namespace = self._str(value, "name", "lease"), self._str(value, "namespace", "lease")
+        return LeaseConfig(
+            name=self._dns_name(name, "lease.name") if name else "",
+            namespace=self._dns_name(namespace, "lease.namespace") if namespace else "",
+            duration_seconds=self._int(value, "durationSeconds", "lease", 60, minimum=10),
         )
 
     def _check_fields(self, mapping: Mapping[str, Any], known: frozenset[str], where: str) -> None:
@@ -284,12 +376,12 @@ class _Parser:
             )
         return template
 
-    def _duration(self, entry: Mapping[str, Any], where: str) -> str:
-        value = entry.get("timeout", "5m0s")
+    def _duration(self, entry: Mapping[str, Any], where: str, name: str, default: str) -> str:
+        value = entry.get(name, default)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return f"{value}s"
         if not isinstance(value, str) or not value or not DURATION.fullmatch(value):
-            raise self.fail(f"{where}.timeout", f"expected a duration such as 300s or 5m, got {value!r}")
+            raise self.fail(f"{where}.{name}", f"expected a duration such as 300s or 5m, got {value!r}")
         return value
 
     def _selector(self, value: Any, where: str) -> Selector:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconcile.config import Watch
+from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
 from reconcile.model import ChartRef, Desired, HelmOptions, ReleaseKey, ResourceRef
 
 DIGEST_SCHEMA = "helmcr/v1"
@@ -37,6 +38,7 @@ def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: Char
     release_name = watch.release_name.format(name=owner.name, namespace=owner.namespace, kind=watch.kind.lower())
     key = ReleaseKey(release_namespace, release_name)
     status = resource.get("status")
+    annotations = metadata.get("annotations") or {}
     base = Desired(
         owner=owner,
         key=key,
@@ -45,12 +47,14 @@ def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: Char
         digest="",
         generation=int(metadata.get("generation") or 0),
         status=status if isinstance(status, dict) else {},
+        keep=str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true",
+        retry_request=str(annotations.get(ANNOTATION_RETRY, "")),
     )
     problem = _problem(resource.get("spec"), key, watch)
     if problem:
         return replace(base, invalid=problem)
     values = merge_values(resource.get("spec") or {}, watch.override_values)
-    return replace(base, values=values, digest=digest_of(chart, values, key, watch.helm))
+    return replace(base, values=values, digest=digest_of(chart, values, key, watch.helm, base.keep))
 
 
 def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,8 +68,10 @@ def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
     return merged
 
 
-def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions) -> str:
-    """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value."""
+def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions, keep: bool) -> str:
+    """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value.
+
+    ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else."""
     canonical = json.dumps(
         {
             "schema": DIGEST_SCHEMA,
@@ -73,6 +79,7 @@ def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, optio
             "values": values,
             "release": [key.namespace, key.name],
             "hooks": not options.disable_hooks,
+            "keep": keep,
         },
         sort_keys=True,
         separators=(",", ":"),

@@ -39,3 +39,9 @@ class HelmError(HelmcrError):
 
 class ChartError(HelmcrError):
     """A chart cannot be found or read; only the CRs of that kind are affected."""
+
+
+class LeaseHeldError(HelmcrError):
+    """Another run holds the run lease; this run changed nothing."""
+
+    exit_code = 5

@@ -23,6 +23,9 @@ LABEL_OWNER_NAMESPACE = LABEL_PREFIX + "owner-namespace"
 LABEL_OWNER_NAME = LABEL_PREFIX + "owner-name"
 LABEL_OWNER_UID = LABEL_PREFIX + "owner-uid"
 LABEL_DIGEST = LABEL_PREFIX + "digest"
+LABEL_KEEP = LABEL_PREFIX + "keep"
+ANNOTATION_KEEP = LABEL_PREFIX + "keep"
+ANNOTATION_RETRY = LABEL_PREFIX + "retry"
 LABEL_VALUE_MAX = 63
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
@@ -36,8 +39,10 @@ def label_value(text: str) -> str:
     return f"{head}-{suffix}" if head else suffix
 
 
-def ownership_labels(owner: ResourceRef, digest: str) -> dict[str, str]:
+def ownership_labels(owner: ResourceRef, digest: str, keep: bool = False) -> dict[str, str]:
+    """``keep`` is always written ("true" or "false"), since Helm merges new labels into the release's old ones."""
     return {
+        LABEL_KEEP: "true" if keep else "false",
         LABEL_MANAGED_BY: MANAGER,
         LABEL_OWNER_GROUP: label_value(owner.group),
         LABEL_OWNER_KIND: label_value(owner.kind),

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconcile.labels import (
     LABEL_DIGEST,
+    LABEL_KEEP,
     LABEL_MANAGED_BY,
     LABEL_OWNER_GROUP,
     LABEL_OWNER_KIND,
@@ -73,6 +74,20 @@ class HelmOptions:
     wait: bool = False
     history_max: int = 10
     disable_hooks: bool = False
+    rollback_on_failure: bool = False
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """When a pending release counts as stuck, and how long a failed attempt waits before the next one."""
+
+    stuck_after_seconds: float = 900.0
+    backoff_seconds: float = 60.0
+    max_backoff_seconds: float = 3600.0
+
+    def backoff(self, failures: int) -> float:
+        """Exponential: the base after the 1st failure, twice it after the 2nd, four times after the 3rd; capped."""
+        return float(min(self.max_backoff_seconds, self.backoff_seconds * 2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ class Desired:
     generation: int
     status: Mapping[str, Any]
     invalid: str = ""
+    keep: bool = False  # annotation helmcr.io/keep: carried to the release as a label, so it outlives the CR
+    retry_request: str = ""  # annotation helmcr.io/retry: a new value asks for an attempt despite the backoff
 
 
 class ReleaseStatus(enum.StrEnum):
@@ -116,6 +133,7 @@ class Observed:
     status: ReleaseStatus
     labels: Mapping[str, str]
     ever_deployed: bool = True
+    modified_at: float = 0.0  # epoch seconds the latest record was written; tells a stuck operation from a slow one
 
     @property
     def managed(self) -> bool:
@@ -128,6 +146,14 @@ class Observed:
     @property
     def digest(self) -> str:
         return self.labels.get(LABEL_DIGEST, "")
+
+    @property
+    def owner(self) -> ResourceRef:
+        return owner_from_labels(self.labels)
+
+    @property
+    def kept(self) -> bool:
+        return self.labels.get(LABEL_KEEP) == "true"
 
 
 class Action(enum.StrEnum):
@@ -157,6 +183,10 @@ class State(enum.StrEnum):
     LOCKED = "locked"
     INVALID = "invalid"
     UNKNOWN_OWNER = "unknown-owner"
+    STUCK = "stuck"
+    BACKOFF = "backoff"
+    KEPT = "kept"
+    OVER_BUDGET = "over-budget"
 
 
 @dataclass(frozen=True)

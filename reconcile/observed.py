@@ -8,6 +8,7 @@ helmcr owns it, so the payload (gzipped, base64, often megabytes) is never fetch
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ DEPLOYED_ONCE = {ReleaseStatus.DEPLOYED, ReleaseStatus.SUPERSEDED}
 
 def observed_releases(records: Iterable[Mapping[str, Any]]) -> list[Observed]:
     """Group release records by release and keep the latest revision of each, noting if any revision deployed."""
-    latest: dict[ReleaseKey, tuple[int, ReleaseStatus, Mapping[str, str]]] = {}
+    latest: dict[ReleaseKey, tuple[int, ReleaseStatus, Mapping[str, str], float]] = {}
     deployed: set[ReleaseKey] = set()
     for record in records:
         parsed = _parse(record)
@@ -28,11 +29,24 @@ def observed_releases(records: Iterable[Mapping[str, Any]]) -> list[Observed]:
         if status in DEPLOYED_ONCE:
             deployed.add(key)
         if key not in latest or revision > latest[key][0]:
-            latest[key] = (revision, status, labels)
+            latest[key] = (revision, status, labels, _modified_at(record))
     return [
-        Observed(key=key, revision=revision, status=status, labels=labels, ever_deployed=key in deployed)
-        for key, (revision, status, labels) in sorted(latest.items())
+        Observed(key, revision, status, labels, ever_deployed=key in deployed, modified_at=modified)
+        for key, (revision, status, labels, modified) in sorted(latest.items())
     ]
+
+
+def _modified_at(record: Mapping[str, Any]) -> float:
+    """Helm stamps ``modifiedAt`` (epoch seconds) on each write of a record; older records only have their creation."""
+    metadata = record.get("metadata") or {}
+    stamp = (metadata.get("labels") or {}).get("modifiedAt", "")
+    if stamp.isdigit():
+        return float(stamp)
+    created = metadata.get("creationTimestamp") or ""
+    try:
+        return datetime.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _parse(record: Mapping[str, Any]) -> tuple[ReleaseKey, int, ReleaseStatus, Mapping[str, str]] | None:

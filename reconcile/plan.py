@@ -10,11 +10,13 @@ incomplete nothing is uninstalled.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
-from reconcile.model import Action, Desired, Observed, Plan, ReleaseKey, ReleaseStatus, State, Step
+from reconcile.config import UninstallBudget
+from reconcile.model import Action, Desired, FailurePolicy, Observed, Plan, ReleaseKey, ReleaseStatus, State, Step
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Inventory:
     present_uids: frozenset[str] = field(default_factory=frozenset)
     complete: bool = True
     adopt: bool = False
+    now: float = 0.0  # epoch seconds; decides which pending releases are stuck and which backoffs are over
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
 
 
 def plan(inventory: Inventory) -> Plan:
@@ -46,7 +50,11 @@ def plan(inventory: Inventory) -> Plan:
         if len(claimants) > 1:
             steps.extend(_conflict(key, claimants))
         elif claimants:
-            steps.append(_decide_for_desired(claimants[0], owned.get(key), others.get(key), inventory))
+            steps.append(
+                _respect_backoff(
+                    _decide_for_desired(claimants[0], owned.get(key), others.get(key), inventory), inventory
+                )
+            )
         else:
             steps.append(_decide_orphan(owned[key], inventory))
     return Plan(steps=tuple(steps))
@@ -63,12 +71,7 @@ def _decide_for_desired(desired: Desired, owned: Observed | None, other: Observe
     if owned is None:
         return step(Action.INSTALL, State.ABSENT, f"release {desired.key} does not exist yet")
     if owned.status.is_pending:
-        return step(
-            Action.BLOCKED,
-            State.LOCKED,
-            f"release {desired.key} is {owned.status} at revision {owned.revision}: another operation is "
-            "in progress or was interrupted",
-        )
+        return _pending(step, owned, inv, Action.UPGRADE)
     if owned.owner_uid and owned.owner_uid != desired.owner.uid:
         if owned.owner_uid in inv.present_uids:
             return step(
@@ -128,13 +131,57 @@ def _decide_orphan(owned: Observed, inv: Inventory) -> Step:
             State.UNKNOWN_OWNER,
             "the list of CRs was incomplete, so a missing CR cannot be told from an unlisted one",
         )
+    if owned.kept:
+        return step(Action.SKIP, State.KEPT, f"its CR is gone, but release {owned.key} is labelled helmcr.io/keep=true")
     if owned.status.is_pending:
+        return _pending(step, owned, inv, Action.UNINSTALL)
+    return step(Action.UNINSTALL, State.ORPHANED, f"its CR is gone; uninstalling release {owned.key}")
+
+
+def _pending(step: Callable[[Action, State, str], Step], owned: Observed, inv: Inventory, then: Action) -> Step:
+    """A pending release is someone's operation in progress, unless it has been pending for longer than anyone's
+    timeout: then the operation died with its process (OOM, SIGKILL, node lost) and the release is recovered."""
+    age = inv.now - owned.modified_at
+    pending = f"release {owned.key} is {owned.status} at revision {owned.revision}"
+    if not owned.modified_at or age < inv.policy.stuck_after_seconds:
         return step(
             Action.BLOCKED,
             State.LOCKED,
-            f"its CR is gone but release {owned.key} is {owned.status}; uninstall waits until it settles",
+            f"{pending}: another operation is in progress (it counts as stuck after "
+            f"{_minutes(inv.policy.stuck_after_seconds)})",
         )
-    return step(Action.UNINSTALL, State.ORPHANED, f"its CR is gone; uninstalling release {owned.key}")
+    if then is Action.UNINSTALL:
+        recovery = "uninstalling it"
+    elif owned.status in (ReleaseStatus.PENDING_INSTALL, ReleaseStatus.UNINSTALLING) and not owned.ever_deployed:
+        then, recovery = Action.INSTALL, "uninstalling it and installing again"
+    else:
+        recovery = f"marking revision {owned.revision} failed, then upgrading"
+    return step(then, State.STUCK, f"{pending} for {_minutes(age)}, so its operation died; {recovery}")
+
+
+def _respect_backoff(step: Step, inv: Inventory) -> Step:
+    """After a failure, the same desired state is tried again only when its backoff is over or a retry is asked."""
+    desired = step.desired
+    if desired is None or step.action not in (Action.INSTALL, Action.UPGRADE):
+        return step
+    status = desired.status
+    if status.get("failedDigest") != desired.digest:
+        return step
+    if desired.retry_request and desired.retry_request != status.get("retryHandled"):
+        return step
+    next_attempt = _epoch(str(status.get("nextAttemptTime") or ""))
+    if next_attempt <= inv.now:
+        return step
+    failures = int(status.get("failures") or 1)
+    return Step(
+        step.key,
+        Action.SKIP,
+        State.BACKOFF,
+        f"{failures} attempt(s) with these values failed; next attempt after {status.get('nextAttemptTime')} "
+        "(annotate the CR with a new helmcr.io/retry value to try now)",
+        desired=desired,
+        observed=step.observed,
+    )
 
 
 def _conflict(key: ReleaseKey, claimants: Iterable[Desired]) -> list[Step]:
@@ -153,3 +200,39 @@ def _conflict(key: ReleaseKey, claimants: Iterable[Desired]) -> list[Step]:
 
 def _short(digest: str) -> str:
     return digest[:8] or "none"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f}m" if seconds >= 120 else f"{seconds:.0f}s"
+
+
+def _epoch(timestamp: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def enforce_uninstall_budget(plans: list[Plan], budget: UninstallBudget, owned: int, force: bool) -> list[Plan]:
+    """Across the whole run: more uninstalls than the budget means something is wrong upstream (a CRD deleted, a
+    namespace renamed, a config pointing elsewhere), so none of them happens unless forced; the rest goes on."""
+    uninstalls = sum(plan.count(Action.UNINSTALL) for plan in plans)
+    if force or budget.allows(uninstalls, owned):
+        return plans
+    reason = (
+        f"{uninstalls} releases would be uninstalled, more than --max-uninstalls {budget} allows "
+        f"(of {owned} owned); nothing was uninstalled. Check that the CRs are really gone, then rerun with "
+        "--force-uninstalls or raise the limit"
+    )
+    return [
+        Plan(
+            steps=tuple(
+                replace(step, action=Action.BLOCKED, state=State.OVER_BUDGET, reason=reason)
+                if step.action is Action.UNINSTALL
+                else step
+                for step in plan.steps
+            ),
+            warnings=plan.warnings,
+        )
+        for plan in plans
+    ]

@@ -7,15 +7,16 @@ so a run where nothing changed makes no write at all; timestamps and messages of
 
 from __future__ import annotations
 
+import datetime
 import logging
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
-from reconcile.clock import now
+from reconcile.clock import TIME_FORMAT, now
 from reconcile.errors import KubeError
-from reconcile.model import Action, Outcome, Result
+from reconcile.model import Action, FailurePolicy, Outcome, Result, State
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,27 @@ FAILURE_REASONS = {
 }
 
 
-def new_status(outcome: Outcome, at: str) -> dict[str, Any] | None:
-    """The status the owning CR should have after this outcome, or None when there is no CR to tell."""
+FAILURE_FIELDS = ("failures", "failedDigest", "nextAttemptTime")
+
+
+def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, Any] | None:
+    """The status the owning CR should have after this outcome, or None when it should not change (no CR to
+    tell, or nothing was attempted: a dry run, an interrupted run, a step waiting out its backoff)."""
     step, desired = outcome.step, outcome.step.desired
-    if desired is None:
+    if desired is None or outcome.result is Result.NOT_STARTED:
         return None
     current = dict(desired.status)
+    if step.state is State.BACKOFF:
+        return {**current, "message": step.reason}
     status: dict[str, Any] = {
         **current,
         "observedGeneration": desired.generation,
         "releaseName": step.key.name,
         "releaseNamespace": step.key.namespace,
     }
-    ready, reason, message = _condition(outcome, current)
     if outcome.result in (Result.SUCCEEDED, Result.SKIPPED):
+        for name in FAILURE_FIELDS:
+            status.pop(name, None)
         status.update(
             digest=desired.digest,
             chart=desired.chart.name,
@@ -49,9 +57,22 @@ def new_status(outcome: Outcome, at: str) -> dict[str, Any] | None:
         )
     if outcome.result is Result.SUCCEEDED:
         status["lastAppliedTime"] = outcome.finished_at or at
+    if outcome.result is Result.FAILED:
+        status.update(_failure_fields(current, desired.digest, at, policy))
+    if desired.retry_request and outcome.result in (Result.SUCCEEDED, Result.FAILED):
+        status["retryHandled"] = desired.retry_request
+    ready, reason, message = _condition(outcome, current)
     status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, at)]
     status["message"] = message
     return status
+
+
+def _failure_fields(current: Mapping[str, Any], digest: str, at: str, policy: FailurePolicy) -> dict[str, Any]:
+    """Consecutive failures of the same desired state, and when the next attempt may start."""
+    failures = int(current.get("failures") or 0) + 1 if current.get("failedDigest") == digest else 1
+    moment = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    next_attempt = moment + datetime.timedelta(seconds=policy.backoff(failures))
+    return {"failures": failures, "failedDigest": digest, "nextAttemptTime": next_attempt.strftime(TIME_FORMAT)}
 
 
 def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str, str]:
@@ -96,20 +117,24 @@ def _ready_condition(
 class StatusWriter:
     """Writes each outcome's status and event as it arrives, from the apply workers, and keeps what failed."""
 
-    def __init__(self, kube: Kube, resource: ResourceType) -> None:
+    def __init__(self, kube: Kube, resource: ResourceType, policy: FailurePolicy) -> None:
         self.kube = kube
         self.resource = resource
+        self.policy = policy
         self.problems: list[str] = []
 
     def __call__(self, outcome: Outcome) -> None:
         moment = now()
-        status = new_status(outcome, moment)
+        status = new_status(outcome, moment, self.policy)
         desired = outcome.step.desired
         changed = status is not None and desired is not None and status != dict(desired.status)
         try:
             if changed and desired is not None and status is not None:
-                _patch_status(self.kube, self.resource, desired.owner.namespace or None, desired.owner.name, status)
-            if changed or outcome.step.action.changes_release:
+                removed = {name: None for name in desired.status if name not in status}  # merge patch deletes
+                _patch_status(
+                    self.kube, self.resource, desired.owner.namespace or None, desired.owner.name, status | removed
+                )
+            if changed or (outcome.step.action.changes_release and outcome.result is not Result.NOT_STARTED):
                 record_event(self.kube, self.resource, outcome, moment)
         except KubeError as error:
             self.problems.append(f"{outcome.step.owner}: could not write status: {error}")

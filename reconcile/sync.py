@@ -1,65 +1,121 @@
-"""One pass over every configured kind: observe → plan → apply → write status.
+"""One pass over every configured kind: observe → plan → (lease → observe → plan) → apply → status.
 
 Each kind is independent: a kind whose chart is missing or whose CRs cannot be listed is reported and skipped, and
-the others still converge. Observing a kind costs one LIST of its CRs and one metadata-only LIST of its release
-records per namespace scope, plus, only when some CR has no release yet, one LIST to check its name is free.
+the others still converge. The run lease is taken only when some release must change, so a run where nothing
+changed makes no write; once it is held, everything is observed again, because another run may have acted since.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from reconcile.adapters.helm import Helm
-from reconcile.adapters.kube import SECRETS, Kube, ResourceType
-from reconcile.apply import apply_plan
+from reconcile.adapters.kube import Kube
+from reconcile.apply import Executor, Gate, apply_plan
 from reconcile.charts import resolve_chart
-from reconcile.config import Config, Selector, Watch
+from reconcile.config import Config, UninstallBudget, Watch
 from reconcile.desired import desired_from_resource
 from reconcile.errors import ChartError, KubeError
-from reconcile.labels import named_selector, owned_selector
-from reconcile.model import Action, Desired, KindError, Observed, Outcome, Plan, Result, RunSummary, Step
-from reconcile.observed import observed_releases
-from reconcile.plan import Inventory, plan
+from reconcile.lease import LeaseSettings, RunLease, default_namespace, lease_name
+from reconcile.model import Action, KindError, Outcome, Plan, Result, RunSummary, Step
+from reconcile.observe import Scope, observe, resource_type
+from reconcile.plan import enforce_uninstall_budget, plan
 from reconcile.status import StatusWriter
-
-log = logging.getLogger(__name__)
-NAMES_PER_QUERY = 100
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What this invocation narrows or changes, on top of the config file."""
+    """What this invocation asks for, on top of the config file."""
 
-    namespaces: tuple[str, ...] = ()
-    selector: Selector = field(default_factory=Selector)
+    scope: Scope = field(default_factory=Scope)
     dry_run: bool = False
     concurrency: int = 4
+    max_uninstalls: UninstallBudget | None = None  # None: the config's
+    force_uninstalls: bool = False
+    lease_wait_seconds: float = 0.0
+
+
+@dataclass
+class RunControl:
+    """Why new helm operations may no longer start: a signal, the time budget, a lost lease."""
+
+    time_budget_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def gate(self, lease: RunLease | None) -> Gate:
+        def refusal(step: Step, timeout_seconds: float) -> str:
+            if self.stop.is_set():
+                return "helmcr was asked to stop"
+            if lease is not None and lease.lost.is_set():
+                return "the run lease was lost to another run"
+            if self.time_budget_seconds:
+                left = self.time_budget_seconds - (time.monotonic() - self.started)
+                if left < timeout_seconds:
+                    return (
+                        f"the time budget leaves {max(left, 0):.0f}s, less than helm's timeout ({timeout_seconds:.0f}s)"
+                    )
+            return ""
+
+        return refusal
 
 
 @dataclass(frozen=True)
 class KindPlan:
     watch: Watch
     plan: Plan
+    owned: int
 
 
-def sync_once(config: Config, kube: Kube, helm: Helm, options: RunOptions) -> RunSummary:
-    outcomes: list[Outcome] = []
+def sync_once(config: Config, kube: Kube, helm: Helm, options: RunOptions, control: RunControl) -> RunSummary:
+    plans, errors = plan_all(config, kube, options)
+    if options.dry_run:
+        outcomes = [_previewed(step) for kind in plans for step in kind.plan.steps]
+        return RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=config.warnings)
+    if not any(kind.plan.changes for kind in plans):
+        return _apply_all(plans, errors, config, kube, helm, options, control.gate(None))
+    with _lease(config, kube, options).held() as lease:
+        plans, errors = plan_all(config, kube, options)
+        return _apply_all(plans, errors, config, kube, helm, options, control.gate(lease))
+
+
+def plan_all(config: Config, kube: Kube, options: RunOptions) -> tuple[list[KindPlan], list[KindError]]:
+    plans: list[KindPlan] = []
     errors: list[KindError] = []
-    status_errors: list[str] = []
     for watch in config.watches:
         try:
-            kind_plan = plan_kind(config, watch, kube, options)
+            plans.append(plan_kind(config, watch, kube, options.scope))
         except (ChartError, KubeError) as error:
             errors.append(KindError(str(watch), str(error), cluster=isinstance(error, KubeError)))
-            continue
-        if options.dry_run:
-            outcomes += [_previewed(step) for step in kind_plan.plan.steps]
-            continue
-        writer = StatusWriter(kube, resource_type(watch))
-        outcomes += apply_plan(kind_plan.plan, helm, watch.helm, options.concurrency, on_outcome=writer)
+    budget = options.max_uninstalls or config.max_uninstalls
+    owned = sum(kind.owned for kind in plans)
+    limited = enforce_uninstall_budget([kind.plan for kind in plans], budget, owned, options.force_uninstalls)
+    return [KindPlan(kind.watch, new, kind.owned) for kind, new in zip(plans, limited, strict=True)], errors
+
+
+def plan_kind(config: Config, watch: Watch, kube: Kube, scope: Scope) -> KindPlan:
+    chart = resolve_chart(watch, config.path.parent)
+    inventory = observe(watch, kube, scope, config.page_size, lambda raw: desired_from_resource(raw, watch, chart))
+    return KindPlan(watch, plan(inventory), len(inventory.owned))
+
+
+def _apply_all(
+    plans: list[KindPlan],
+    errors: list[KindError],
+    config: Config,
+    kube: Kube,
+    helm: Helm,
+    options: RunOptions,
+    gate: Gate,
+) -> RunSummary:
+    outcomes: list[Outcome] = []
+    status_errors: list[str] = []
+    for kind in plans:
+        writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
+        executor = Executor(helm, kube, kind.watch.helm, gate)
+        outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
         status_errors += writer.problems
     return RunSummary(
         outcomes=tuple(outcomes),
@@ -69,86 +125,14 @@ def sync_once(config: Config, kube: Kube, helm: Helm, options: RunOptions) -> Ru
     )
 
 
-def plan_kind(config: Config, watch: Watch, kube: Kube, options: RunOptions) -> KindPlan:
-    chart = resolve_chart(watch, config.path.parent)
-    inventory = observe(watch, kube, options, config.page_size, lambda raw: desired_from_resource(raw, watch, chart))
-    return KindPlan(watch, plan(inventory))
-
-
-def resource_type(watch: Watch) -> ResourceType:
-    return ResourceType(watch.group, watch.version, watch.resource_plural)
-
-
-def observe(
-    watch: Watch, kube: Kube, options: RunOptions, page_size: int, to_desired: Callable[[dict[str, Any]], Desired]
-) -> Inventory:
-    resources = _list_resources(watch, kube, options, page_size)
-    selected = [r for r in resources if _selected(r, watch.selector, options.selector)]
-    desired = [to_desired(r) for r in selected]
-    release_scopes = [watch.target_namespace] if watch.target_namespace else _scopes(watch, options)
-    owned: list[Observed] = []
-    for scope in release_scopes:
-        records = kube.list(SECRETS, scope, page_size, owned_selector(watch.group, watch.kind), metadata_only=True)
-        owned += observed_releases(records)
-    owned_keys = {o.key for o in owned}
-    unmatched = [d for d in desired if not d.invalid and d.key not in owned_keys]
-    return Inventory(
-        desired=tuple(desired),
-        owned=tuple(o for o in owned if _in_scope(o, release_scopes)),
-        others=tuple(_others(kube, unmatched, page_size)),
-        present_uids=frozenset(str((r.get("metadata") or {}).get("uid", "")) for r in resources),
-        complete=True,
-        adopt=watch.adopt,
+def _lease(config: Config, kube: Kube, options: RunOptions) -> RunLease:
+    settings = LeaseSettings(
+        name=config.lease.name or lease_name([f"{w.kind}.{w.group}" for w in config.watches]),
+        namespace=config.lease.namespace or default_namespace(kube.context_namespace),
+        duration_seconds=config.lease.duration_seconds,
+        wait_seconds=options.lease_wait_seconds,
     )
-
-
-def _list_resources(watch: Watch, kube: Kube, options: RunOptions, page_size: int) -> list[dict[str, Any]]:
-    resource = resource_type(watch)
-    items: list[dict[str, Any]] = []
-    for scope in _scopes(watch, options):
-        try:
-            items += kube.list(resource, scope, page_size)
-        except KubeError as error:
-            if error.status == 404:
-                raise KubeError(
-                    f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
-                    f"CRD installed, and are group, version and kind (or plural) right in the config?",
-                    404,
-                ) from None
-            raise
-    return items
-
-
-def _scopes(watch: Watch, options: RunOptions) -> list[str | None]:
-    """Namespaces to list in: the config's and the command line's, intersected; None means cluster-wide."""
-    if watch.namespaces and options.namespaces:
-        return [n for n in watch.namespaces if n in options.namespaces]
-    chosen = watch.namespaces or options.namespaces
-    return list(chosen) if chosen else [None]
-
-
-def _in_scope(observed: Observed, scopes: Iterable[str | None]) -> bool:
-    return any(scope is None or scope == observed.key.namespace for scope in scopes)
-
-
-def _selected(resource: dict[str, Any], *selectors: Selector) -> bool:
-    metadata = resource.get("metadata")
-    labels = (metadata.get("labels") if isinstance(metadata, dict) else None) or {}
-    return all(selector.matches(labels) for selector in selectors)
-
-
-def _others(kube: Kube, unmatched: list[Desired], page_size: int) -> list[Observed]:
-    """Releases already holding a name some new CR wants: the only reason a no-op run never asks this."""
-    by_namespace: dict[str, list[str]] = {}
-    for desired in unmatched:
-        by_namespace.setdefault(desired.key.namespace, []).append(desired.key.name)
-    found: list[Observed] = []
-    for namespace, names in sorted(by_namespace.items()):
-        for start in range(0, len(names), NAMES_PER_QUERY):
-            chunk = names[start : start + NAMES_PER_QUERY]
-            records = kube.list(SECRETS, namespace, page_size, named_selector(chunk), metadata_only=True)
-            found += observed_releases(records)
-    return found
+    return RunLease(kube, settings)
 
 
 def _previewed(step: Step) -> Outcome:

@@ -45,7 +45,12 @@ class Connection:
 
 
 def upgrade_argv(
-    key: ReleaseKey, chart: ChartRef, values_file: Path, labels: Mapping[str, str], options: HelmOptions
+    key: ReleaseKey,
+    chart: ChartRef,
+    values_file: Path,
+    labels: Mapping[str, str],
+    options: HelmOptions,
+    helm_major: int = 3,
 ) -> list[str]:
     """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost."""
     argv = [
@@ -74,6 +79,10 @@ def upgrade_argv(
         argv.append("--wait")
     if options.disable_hooks:
         argv.append("--no-hooks")
+    if options.rollback_on_failure:
+        # Helm 4 renamed --atomic; both wait for readiness and roll a failed upgrade back (a failed install is
+        # uninstalled by helm itself, which is what atomic install means).
+        argv.append("--rollback-on-failure" if helm_major >= 4 else "--atomic")
     return argv
 
 
@@ -101,13 +110,19 @@ class Release:
 
 
 class Helm:
-    """Runs the helm binary, counting processes; each gets a scratch cache, since the CronJob's root is read-only."""
+    """Runs the helm binary, counting processes; each gets a scratch cache, since the CronJob's root is read-only.
+
+    helm runs in a session of its own, so a Ctrl-C meant for helmcr does not kill it halfway through an upgrade
+    (which would leave the release pending); helmcr decides when to stop it (``terminate_all``).
+    """
 
     def __init__(self, binary: str, connection: Connection, base_env: Mapping[str, str] | None = None) -> None:
         self.binary = binary
         self.connection = connection
         self._env = dict(os.environ if base_env is None else base_env)
         self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[str]] = set()
+        self._major = 0
         self.processes = 0
 
     def resolve(self) -> str:
@@ -115,6 +130,13 @@ class Helm:
         if path is None:
             raise HelmError(f"helm binary {self.binary!r} not found (set --helm-binary or HELMCR_HELM)")
         return path
+
+    def major_version(self) -> int:
+        """Asked once, and only when a flag differs between Helm 3 and 4."""
+        if not self._major:
+            version = self.run(["version", "--template", "{{.Version}}"]).strip().lstrip("v")
+            self._major = int(version.split(".")[0]) if version[:1].isdigit() else 3
+        return self._major
 
     def upgrade(
         self,
@@ -125,27 +147,45 @@ class Helm:
         options: HelmOptions,
         secrets: Sequence[str] = (),
     ) -> Release:
+        major = self.major_version() if options.rollback_on_failure else 3
         with values_file(values) as path:
-            output = self.run(upgrade_argv(key, chart, path, labels, options), secrets)
+            output = self.run(upgrade_argv(key, chart, path, labels, options, major), secrets)
         return _parse_release(output)
 
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
 
     def run(self, argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
-        with self._lock:
-            self.processes += 1
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
-            process = subprocess.run(
+            process = subprocess.Popen(
                 [self.resolve(), *argv, *self.connection.flags()],
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 env=self._helm_env(home),
-                check=False,
+                start_new_session=True,
             )
+            with self._lock:
+                self.processes += 1
+                self._live.add(process)
+            try:
+                stdout, stderr = process.communicate()
+            finally:
+                with self._lock:
+                    self._live.discard(process)
         if process.returncode != 0:
-            raise HelmError(short_message(process.stderr or process.stdout, secrets), process.returncode)
-        return process.stdout
+            if process.returncode < 0:
+                raise HelmError(f"helm was stopped by signal {-process.returncode} before it finished", 1)
+            raise HelmError(short_message(stderr or stdout, secrets), process.returncode)
+        return stdout
+
+    def terminate_all(self) -> int:
+        """Ask every running helm to stop (SIGTERM lets it record the release as failed); returns how many."""
+        with self._lock:
+            running = list(self._live)
+        for process in running:
+            process.terminate()
+        return len(running)
 
     def _helm_env(self, scratch: str) -> dict[str, str]:
         """Only the cache moves to scratch: config (registry logins) and data (plugins) stay the user's own."""

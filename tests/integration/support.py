@@ -142,6 +142,11 @@ class Resources:
             GROUP, VERSION, self.namespace, self.kind.plural, name, {"spec": dict(spec)}
         )
 
+    def annotate(self, name: str, annotations: Mapping[str, str]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, self.kind.plural, name, {"metadata": {"annotations": dict(annotations)}}
+        )
+
     def delete(self, name: str) -> None:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, self.kind.plural, name)
 

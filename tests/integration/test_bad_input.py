@@ -7,6 +7,7 @@ import http.server
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,9 +89,14 @@ def test_a_chart_the_server_rejects_reports_the_servers_reason_and_harms_nothing
     message = legacy.ready("old")["message"]
     assert "apps/v1beta1" in message and "StatefulSet" in message
     assert run.outcome("healthy")["action"] == "skip"
+    waiting = helmcr.sync("-n", namespace, "-o", "json")
+    assert (waiting.outcome("old")["state"], waiting.helm_processes) == ("backoff", 0)
+    assert legacy.get("old")["status"]["failures"] == 1 and legacy.get("old")["status"]["nextAttemptTime"]
+    legacy.annotate("old", {"helmcr.io/retry": "please"})
     retry = helmcr.sync("-n", namespace, "-o", "json")
     assert (retry.outcome("old")["action"], retry.outcome("old")["result"]) == ("install", "failed")
     assert "apps/v1beta1" in legacy.ready("old")["message"], "a retry must report the server's reason again"
+    assert legacy.get("old")["status"]["failures"] == 2
     assert {k: v for k, v in release_records(kube, namespace).items() if ".healthy." in k} == healthy_records
     assert helm_status(helm, namespace, "healthy")["info"]["status"] == "deployed"
 
@@ -220,12 +226,13 @@ def test_a_moving_repository_version_is_refused(helmcr: Helmcr, namespace: str) 
 def test_a_release_whose_install_failed_is_retried_and_reported(
     helmcr: Helmcr, kube: client.ApiClient, namespace: str, helm: Helm
 ) -> None:
-    helmcr.configure([memcached_watch(disableHooks=False)])
+    helmcr.configure([memcached_watch(disableHooks=False, retryBackoff="1s")])
     caches = Resources(kube, MEMCACHED, namespace)
     caches.create("hooked", {"replicaCount": 1})
     first = helmcr.sync("-n", namespace, "-o", "json")
     assert (first.outcome("hooked")["action"], first.outcome("hooked")["result"]) == ("install", "failed")
     assert "policy/v1beta1" in caches.ready("hooked")["message"]
+    time.sleep(1.1)  # the backoff after one failure
     second = helmcr.sync("-n", namespace, "-o", "json")
     assert (second.outcome("hooked")["state"], second.outcome("hooked")["result"]) == ("failed", "failed")
 

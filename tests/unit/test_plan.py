@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.model import Action, Plan, ReleaseStatus, State
-from reconcile.plan import Inventory, plan
+from reconcile.config import UninstallBudget
+from reconcile.model import Action, FailurePolicy, Observed, Plan, ReleaseStatus, State
+from reconcile.plan import Inventory, enforce_uninstall_budget, plan
 from tests.unit.factories import desired, observed
 
 
@@ -198,3 +203,76 @@ def test_in_sync_pairs_always_skip(inventory: Inventory) -> None:
 def test_pending_releases_are_never_operated_on(inventory: Inventory) -> None:
     pending = {o.key for o in (*inventory.owned, *inventory.others) if o.status.is_pending}
     assert not [s for s in plan(inventory).changes if s.key in pending]
+
+
+# Stuck releases, backoff, keep and the uninstall budget.
+NOW = 1_800_000_000.0
+POLICY = FailurePolicy(stuck_after_seconds=600, backoff_seconds=60, max_backoff_seconds=3600)
+
+
+def pending(status: ReleaseStatus, age: float, **kwargs: Any) -> Observed:
+    return replace(observed(status=status, **kwargs), modified_at=NOW - age)
+
+
+@pytest.mark.parametrize(
+    ("status", "age", "ever_deployed", "has_cr", "expected"),
+    [
+        (ReleaseStatus.PENDING_UPGRADE, 60, True, True, (Action.BLOCKED, State.LOCKED)),
+        (ReleaseStatus.PENDING_UPGRADE, 601, True, True, (Action.UPGRADE, State.STUCK)),
+        (ReleaseStatus.PENDING_ROLLBACK, 601, True, True, (Action.UPGRADE, State.STUCK)),
+        (ReleaseStatus.PENDING_INSTALL, 601, False, True, (Action.INSTALL, State.STUCK)),
+        (ReleaseStatus.PENDING_INSTALL, 601, False, False, (Action.UNINSTALL, State.STUCK)),
+        (ReleaseStatus.PENDING_INSTALL, 30, False, False, (Action.BLOCKED, State.LOCKED)),
+    ],
+)
+def test_a_pending_release_is_recovered_only_once_it_is_stuck(
+    status: ReleaseStatus, age: float, ever_deployed: bool, has_cr: bool, expected: tuple[Action, State]
+) -> None:
+    release = replace(pending(status, age), ever_deployed=ever_deployed)
+    inventory = Inventory(desired=(desired(),) if has_cr else (), owned=(release,), now=NOW, policy=POLICY)
+    assert only_step(plan(inventory)) == expected
+
+
+def failed_status(digest: str = "d1", failures: int = 2, next_in: float = 120, handled: str = "") -> dict[str, Any]:
+    moment = datetime.datetime.fromtimestamp(NOW + next_in, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"failedDigest": digest, "failures": failures, "nextAttemptTime": moment, "retryHandled": handled}
+
+
+@pytest.mark.parametrize(
+    ("status", "retry", "expected"),
+    [
+        (failed_status(), "", (Action.SKIP, State.BACKOFF)),
+        (failed_status(next_in=-1), "", (Action.UPGRADE, State.FAILED)),
+        (failed_status(digest="other"), "", (Action.UPGRADE, State.FAILED)),
+        (failed_status(), "now-please", (Action.UPGRADE, State.FAILED)),
+        (failed_status(handled="now-please"), "now-please", (Action.SKIP, State.BACKOFF)),
+    ],
+    ids=["waits", "backoff-over", "values-changed", "retry-annotation", "retry-already-handled"],
+)
+def test_failed_attempts_back_off_until_time_values_or_a_retry_request_change(
+    status: dict[str, Any], retry: str, expected: tuple[Action, State]
+) -> None:
+    wanted = replace(desired(status=status), retry_request=retry)
+    inventory = Inventory(desired=(wanted,), owned=(observed(status=ReleaseStatus.FAILED),), now=NOW, policy=POLICY)
+    assert only_step(plan(inventory)) == expected
+
+
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    assert [POLICY.backoff(n) for n in (1, 2, 3, 7, 20)] == [60, 120, 240, 3600, 3600]
+
+
+def test_a_kept_release_outlives_its_cr() -> None:
+    kept = observed()
+    kept = replace(kept, labels={**kept.labels, "helmcr.io/keep": "true"})
+    assert only_step(plan(Inventory(desired=(), owned=(kept,)))) == (Action.SKIP, State.KEPT)
+
+
+def test_uninstalls_over_the_budget_are_all_blocked_and_the_rest_goes_on() -> None:
+    plans = [plan(Inventory(desired=(desired("x", digest="new"),), owned=tuple(observed(n) for n in "abcx")))]
+    limited = enforce_uninstall_budget(plans, UninstallBudget(count=2), owned=4, force=False)
+    actions = [(s.key.name, s.action, s.state) for s in limited[0].steps]
+    assert actions[:3] == [(n, Action.BLOCKED, State.OVER_BUDGET) for n in "abc"]
+    assert actions[3] == ("x", Action.UPGRADE, State.OUT_OF_SYNC)
+    assert enforce_uninstall_budget(plans, UninstallBudget(count=2), owned=4, force=True) == plans
+    assert enforce_uninstall_budget(plans, UninstallBudget(percent=75), owned=4, force=False) == plans
+    assert enforce_uninstall_budget(plans, UninstallBudget(percent=50), owned=4, force=False) != plans
