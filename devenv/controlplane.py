@@ -183,6 +183,8 @@ class ControlPlane:
         self._ports: set[int] = set()
         self._api_port = 0
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._commands: dict[str, list[str]] = {}
+        self._readiness: dict[str, Callable[[], bool]] = {}
         self._previous_sigterm: signal._HANDLER | None = None
         self._sigterm_installed = False
         self._started = False
@@ -238,6 +240,24 @@ class ControlPlane:
             return kubeconfig.service_account_kubeconfig(
                 admin, self.server, self.ca_cert, namespace, name, path, seconds
             )
+
+    # --- faults, for the tests of what helmcr does when the cluster misbehaves ------------------------------------
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component (e.g. ``kube-apiserver``) as an outage would; ``start_component`` brings it back."""
+        processes.terminate([self._processes[name]], self.grace_seconds)
+
+    def start_component(self, name: str) -> None:
+        """Start a stopped component again with its original command line (same ports, same data) and wait."""
+        self._launch(name, self._commands[name])
+        self._wait_until(name, self._readiness[name])
+
+    def pause(self, name: str) -> None:
+        """Freeze a component (SIGSTOP): it keeps its connections but answers nothing, like a stalled disk."""
+        processes.signal_group(self._processes[name].pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        processes.signal_group(self._processes[name].pid, signal.SIGCONT)
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -406,11 +426,13 @@ class ControlPlane:
         self._wait_until("kube-controller-manager", lambda: http_status(port, "/healthz", insecure) == 200)
 
     def _launch(self, name: str, argv: list[str]) -> None:
+        self._commands[name] = argv
         self._processes[name] = processes.spawn(argv, self.log_path(name), child_environment())
         self._write_owner_file()
 
     def _wait_until(self, name: str, ready: Callable[[], bool]) -> None:
         """Poll ``ready`` until it holds; fail fast, with the log tail, if the process exits or the timeout passes."""
+        self._readiness[name] = ready
         process = self._processes[name]
         deadline = time.monotonic() + self.ready_timeout
         while not ready():

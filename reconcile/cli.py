@@ -138,6 +138,7 @@ def sync(
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # each failed request is reported once, by helmcr
     errors = Console(stderr=True, soft_wrap=True)
     control = RunControl(time_budget_seconds=time_budget)
     try:

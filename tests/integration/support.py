@@ -10,7 +10,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -55,7 +56,11 @@ class Run:
 
 
 class Helmcr:
-    """One test's helmcr: its config file, a counting helm wrapper, and the admin kubeconfig."""
+    """One test's helmcr: its config file, a counting helm wrapper, and the admin kubeconfig.
+
+    The wrapper logs each helm invocation and its pid (so a test can kill one helm mid-operation) and, when
+    HELM_TEST_DELAY is set, waits that long before exec'ing the real helm, so faults can land mid-run.
+    """
 
     def __init__(self, workdir: Path, helm: Helm, kubeconfig: Path, audit_log: Path | None = None) -> None:
         self.workdir = workdir
@@ -63,8 +68,15 @@ class Helmcr:
         self.kubeconfig = kubeconfig
         self.audit_log = audit_log
         self.calls = workdir / "helm-calls.log"
+        self.pids = workdir / "helm-pids.log"
         self.wrapper = workdir / "helm"
-        self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{helm.binary}" "$@"\n')
+        self.wrapper.write_text(
+            "#!/bin/sh\n"
+            f'echo "$1" >> "{self.calls}"\n'
+            'if [ -n "$HELM_TEST_DELAY" ]; then sleep "$HELM_TEST_DELAY"; fi\n'
+            f'echo "$$ $1" >> "{self.pids}"\n'
+            f'exec "{helm.binary}" "$@"\n'
+        )
         self.wrapper.chmod(0o755)
         self.config = workdir / "helmcr.yaml"
 
@@ -72,10 +84,8 @@ class Helmcr:
         self.config.write_text(yaml.safe_dump({"watches": watches, **globals_}))
         return self.config
 
-    def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
-        before = self._helm_calls()
-        audit_offset = self.audit_log.stat().st_size if self.audit_log else 0
-        command = [
+    def command(self, *args: str, kubeconfig: Path | None = None) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "reconcile.cli",
@@ -89,14 +99,48 @@ class Helmcr:
             str(kubeconfig or self.kubeconfig),
             *args,
         ]
+
+    def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
+        before = self._helm_calls()
+        audit_offset = self.audit_log.stat().st_size if self.audit_log else 0
         process = subprocess.run(
-            command, capture_output=True, text=True, timeout=600, cwd=REPO, env={**self.helm.env, **(env or {})}
+            self.command(*args, kubeconfig=kubeconfig),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=REPO,
+            env={**self.helm.env, **(env or {})},
         )
         requests = helmcr_requests(self.audit_log, audit_offset) if self.audit_log else []
         return Run(process.returncode, process.stdout, process.stderr, self._helm_calls() - before, requests)
 
+    def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        """helmcr in the background, for faults injected while it runs; the caller waits for it."""
+        return subprocess.Popen(
+            self.command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**self.helm.env, **(env or {})},
+        )
+
+    def helm_pids(self) -> list[tuple[int, str]]:
+        """(pid, helm subcommand) of every helm started so far, in order."""
+        if not self.pids.exists():
+            return []
+        return [(int(pid), verb) for pid, verb in (line.split() for line in self.pids.read_text().splitlines())]
+
     def _helm_calls(self) -> int:
         return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
 
 
 def helmcr_requests(audit_log: Path, offset: int) -> list[dict[str, Any]]:
