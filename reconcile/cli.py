@@ -34,6 +34,7 @@ from reconcile.errors import ConfigError, HelmcrError
 from reconcile.model import Action, Result, RunSummary
 from reconcile.observe import Scope
 from reconcile.report import render_json, render_table
+from reconcile.scaffold.command import scaffold_command
 from reconcile.sync import RunControl, RunOptions, sync_once
 
 app = typer.Typer(
@@ -239,6 +240,10 @@ def _selector(text: str) -> Selector:
         raise ConfigError(f"--selector {text!r}: use key=value pairs separated by commas") from None
     return Selector(match_labels={k.strip(): v.strip() for k, v in pairs.items()})
 
+
+app.command(name="scaffold", epilog="Exit codes: 0 written or up to date; 1 files edited by hand; 3 bad input.")(
+    scaffold_command
+)
 
 if __name__ == "__main__":
     app()

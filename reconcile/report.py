@@ -80,7 +80,7 @@ def render_table(summary: RunSummary, console: Console, seconds: float, dry_run:
             f"[{RESULT_STYLE[outcome.result]}]{outcome.result}[/]",
             str(record["revision"] or ""),
             f"{outcome.seconds:.1f}s" if outcome.seconds else "",
-            record["reason"],
+            outcome.message if outcome.result is Result.NOT_STARTED else record["reason"],
         )
     if summary.outcomes:
         console.print(table)
@@ -105,6 +105,8 @@ def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:
             f"{counts['uninstalled']} uninstalled",
             f"{counts['inSync']} in sync",
         ]
+        if counts["pending"]:
+            parts.append(f"{counts['pending']} not started")
     parts += [f"{counts['blocked']} blocked", f"{counts['failed']} failed"]
     if counts["kindErrors"]:
         parts.append(f"{counts['kindErrors']} kind(s) not synced")

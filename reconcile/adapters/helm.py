@@ -14,12 +14,10 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from reconcile.errors import HelmError
 from reconcile.model import ChartRef, HelmOptions, ReleaseKey
@@ -95,6 +93,16 @@ def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
     return argv
 
 
+def template_argv(release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool) -> list[str]:
+    """``template``: what a chart renders, offline (for the RBAC it needs); CRDs included, tests left out."""
+    argv = ["template", release, chart, "--namespace", namespace, "--include-crds", "--skip-tests"]
+    for path in values_files:
+        argv += ["--values", str(path)]
+    if not hooks:
+        argv.append("--no-hooks")
+    return argv
+
+
 def _labels_flag(labels: Mapping[str, str]) -> str:
     return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
 
@@ -155,6 +163,14 @@ class Helm:
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
 
+    def template(
+        self, release: str, chart: str, namespace: str, values: Sequence[Mapping[str, Any]], hooks: bool
+    ) -> str:
+        """The rendered manifests; each values layer is a file, later layers win as with repeated ``--values``."""
+        with ExitStack() as stack:
+            files = [stack.enter_context(values_file(layer)) for layer in values]
+            return self.run(template_argv(release, chart, namespace, files, hooks))
+
     def run(self, argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
             process = subprocess.Popen(
@@ -196,12 +212,17 @@ class Helm:
 
 @contextmanager
 def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
-    """A 0600 file in a 0700 directory, removed as soon as helm returns."""
+    """A 0600 file in a 0700 directory, removed as soon as helm returns.
+
+    Written as JSON, which helm reads as YAML: every string stays quoted, so a value such as ``1e3``, ``0x1F`` or
+    ``yes`` reaches the chart as the string it is in the CR (PyYAML would leave ``1e3`` bare, and Go's YAML
+    reads that as the number 1000).
+    """
     with tempfile.TemporaryDirectory(prefix="helmcr-values-") as directory:
-        path = Path(directory) / "values.yaml"
+        path = Path(directory) / "values.json"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            yaml.safe_dump(dict(values), handle, sort_keys=True, allow_unicode=True)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(dict(values), handle, ensure_ascii=False, sort_keys=True)
         yield path
 
 

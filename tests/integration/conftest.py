@@ -18,6 +18,7 @@ from kubernetes import client
 
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm, isolated_helm
+from tests.integration.support import CACHE, Helmcr, Kind, Resources, cache_watch, install_crd
 
 DEFAULT_SERVICE_ACCOUNT_TIMEOUT = 30.0
 
@@ -81,3 +82,24 @@ def helm(request: pytest.FixtureRequest, control_plane: ControlPlane, tmp_path: 
     return isolated_helm(
         major, control_plane.kubeconfig, tmp_path / f"helm{major}-home", extra_path=control_plane.bin_path(major)
     )
+
+
+@pytest.fixture(scope="session")
+def cache_kind(kube: client.ApiClient) -> Kind:
+    """The Cache kind (free-form spec), for tests that use the project's example chart."""
+    install_crd(kube, CACHE)
+    return CACHE
+
+
+@pytest.fixture
+def caches(kube: client.ApiClient, cache_kind: Kind, namespace: str) -> Resources:
+    return Resources(kube, cache_kind, namespace)
+
+
+@pytest.fixture
+def helmcr(tmp_path: Path, helm: Helm, control_plane: ControlPlane, cache_kind: Kind) -> Helmcr:
+    """helmcr over the Cache kind with a short lease (a killed run's lease expires in 10 s); modules that test
+    other kinds define their own ``helmcr``."""
+    runner = Helmcr(tmp_path, helm, control_plane.kubeconfig)
+    runner.configure([cache_watch()], lease={"durationSeconds": 10})
+    return runner

@@ -218,3 +218,20 @@ def statefulset_replicas(api: client.ApiClient, namespace: str, name: str) -> in
 
 def names(items: Iterable[Any]) -> set[str]:
     return {item.metadata.name for item in items}
+
+
+CACHE = Kind("Cache", "caches")
+EXAMPLE_CHART = REPO / "examples" / "memcached" / "chart"
+
+
+def cache_watch(**extra: Any) -> dict[str, Any]:
+    """A watch of the Cache kind on the project's own small example chart (fast, no hooks)."""
+    return {"group": GROUP, "version": VERSION, "kind": CACHE.kind, "chart": str(EXAMPLE_CHART), **extra}
+
+
+def releases(helm: Helm, namespace: str, kubeconfig: Path | None = None) -> dict[str, tuple[int, str]]:
+    where = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
+    listed = json.loads(
+        helm.run("list", "-n", namespace, "--deployed", "--failed", "--pending", "-o", "json", *where).stdout
+    )
+    return {r["name"]: (int(r["revision"]), r["status"]) for r in listed}

@@ -23,25 +23,19 @@ from kubernetes import client
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm
 from tests.integration.support import (
-    GROUP,
-    REPO,
-    VERSION,
+    CACHE,
+    EXAMPLE_CHART,
     Helmcr,
-    Kind,
     Resources,
+    cache_watch,
     helm_status,
     install_crd,
     release_records,
+    releases,
     wait_for,
 )
 
-CACHE = Kind("Cache", "caches")
-CHART = REPO / "examples" / "memcached" / "chart"
 FAULTS: list[dict[str, Any]] = []
-
-
-def watch(**extra: Any) -> dict[str, Any]:
-    return {"group": GROUP, "version": VERSION, "kind": CACHE.kind, "chart": str(CHART), **extra}
 
 
 def record(fault: str, helm: Helm, runs: int, missing: set[str], seconds: float | None) -> None:
@@ -77,32 +71,6 @@ def fault_report(pytestconfig: pytest.Config) -> Iterator[None]:
             reporter.write_line("  " + line)
     if os.environ.get("HELMCR_FAULT_REPORT"):
         Path(os.environ["HELMCR_FAULT_REPORT"]).write_text(json.dumps(FAULTS, indent=2) + "\n")
-
-
-@pytest.fixture(scope="session")
-def cache_kind(kube: client.ApiClient) -> Kind:
-    install_crd(kube, CACHE)
-    return CACHE
-
-
-@pytest.fixture
-def helmcr(tmp_path: Path, helm: Helm, control_plane: ControlPlane, cache_kind: Kind) -> Helmcr:
-    runner = Helmcr(tmp_path, helm, control_plane.kubeconfig)
-    runner.configure([watch()], lease={"durationSeconds": 10})
-    return runner
-
-
-@pytest.fixture
-def caches(kube: client.ApiClient, cache_kind: Kind, namespace: str) -> Resources:
-    return Resources(kube, cache_kind, namespace)
-
-
-def releases(helm: Helm, namespace: str, kubeconfig: Path | None = None) -> dict[str, tuple[int, str]]:
-    where = ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
-    listed = json.loads(
-        helm.run("list", "-n", namespace, "--deployed", "--failed", "--pending", "-o", "json", *where).stdout
-    )
-    return {r["name"]: (int(r["revision"]), r["status"]) for r in listed}
 
 
 def converge(helmcr: Helmcr, namespace: str, expected: set[str], helm: Helm, pause: float = 0.0) -> int:
@@ -144,12 +112,12 @@ def test_helm_killed_mid_upgrade_leaves_pending_upgrade_which_is_recovered(
     helmcr: Helmcr, caches: Resources, namespace: str, helm: Helm
 ) -> None:
     settings = {"timeout": "3s", "stuckAfter": "5s", "retryBackoff": "1s"}
-    helmcr.configure([watch(**settings)], lease={"durationSeconds": 10})
+    helmcr.configure([cache_watch(**settings)], lease={"durationSeconds": 10})
     caches.create("victim", {"replicaCount": 1})
     caches.create("bystander", {"replicaCount": 1})
     assert helmcr.sync("-n", namespace).exit_code == 0
 
-    helmcr.configure([watch(wait=True, **settings)], lease={"durationSeconds": 10})
+    helmcr.configure([cache_watch(wait=True, **settings)], lease={"durationSeconds": 10})
     caches.patch_spec("victim", {"replicaCount": 2})
     running = helmcr.start("-n", namespace)
     wait_for(lambda: releases(helm, namespace)["victim"] == (2, "pending-upgrade"), "victim to be pending-upgrade")
@@ -158,7 +126,7 @@ def test_helm_killed_mid_upgrade_leaves_pending_upgrade_which_is_recovered(
     assert running.returncode == 1 and "stopped by signal 9" in stdout
     assert releases(helm, namespace)["bystander"] == (1, "deployed")
 
-    helmcr.configure([watch(**settings)], lease={"durationSeconds": 10})
+    helmcr.configure([cache_watch(**settings)], lease={"durationSeconds": 10})
     too_early = helmcr.sync("-n", namespace, "-o", "json")
     assert too_early.outcome("victim")["state"] == "locked", "a pending release is not touched before stuckAfter"
     started = time.monotonic()
@@ -227,10 +195,10 @@ def test_a_chart_that_stops_rendering_fails_upgrades_but_keeps_the_releases(
     helmcr: Helmcr, caches: Resources, namespace: str, helm: Helm, tmp_path: Path
 ) -> None:
     chart = tmp_path / "chart"
-    subprocess.run(["cp", "-r", str(CHART), str(chart)], check=True)
+    subprocess.run(["cp", "-r", str(EXAMPLE_CHART), str(chart)], check=True)
     template = chart / "templates" / "statefulset.yaml"
     original = template.read_text()
-    helmcr.configure([watch(chart=str(chart), retryBackoff="1s")])
+    helmcr.configure([cache_watch(chart=str(chart), retryBackoff="1s")])
     caches.create("one", {"replicaCount": 1})
     caches.create("two", {"replicaCount": 1})
     assert helmcr.sync("-n", namespace).exit_code == 0
@@ -295,7 +263,9 @@ def fragile(
     with fragile_plane.admin_client() as api:
         client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
         runner = Helmcr(tmp_path, helm, fragile_plane.kubeconfig)
-        runner.configure([watch(timeout="10s", stuckAfter="12s", retryBackoff="1s")], lease={"durationSeconds": 10})
+        runner.configure(
+            [cache_watch(timeout="10s", stuckAfter="12s", retryBackoff="1s")], lease={"durationSeconds": 10}
+        )
         yield runner, Resources(api, CACHE, namespace), namespace
 
 

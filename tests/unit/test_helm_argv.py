@@ -32,9 +32,10 @@ def test_remote_chart_is_pinned_and_wait_is_opt_in() -> None:
 
 
 def test_values_file_is_private_and_removed(tmp_path: Path) -> None:
-    with values_file({"password": "hunter22", "nested": {"ü": "—"}}) as path:
+    with values_file({"password": "hunter22", "nested": {"ü": "—"}, "e": "1e3"}) as path:
+        assert '"1e3"' in path.read_text()
         assert path.stat().st_mode & 0o777 == 0o600
-        assert yaml.safe_load(path.read_text()) == {"password": "hunter22", "nested": {"ü": "—"}}
+        assert yaml.safe_load(path.read_text()) == {"password": "hunter22", "nested": {"ü": "—"}, "e": "1e3"}
     assert not path.exists()
 
 
