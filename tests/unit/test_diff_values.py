@@ -137,7 +137,7 @@ def test_schemas_without_secrets_or_malformed_mark_nothing(schema: Any) -> None:
 
 
 def test_recursive_schemas_end_hiding_the_whole_recursion_when_it_holds_a_secret() -> None:
-    schema = {"$defs": {"node": _schema(children={"items": {"$ref": "#/$defs/node"}}, pin=SECRET)}}
+    schema: dict[str, Any] = {"$defs": {"node": _schema(children={"items": {"$ref": "#/$defs/node"}}, pin=SECRET)}}
     schema["$ref"] = "#/$defs/node"
 
     assert sensitive_paths(schema) == {"pin", "children[*]"}
