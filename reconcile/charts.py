@@ -8,9 +8,11 @@ nothing changed starts no helm process (operator-sdk renders every CR on every p
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -75,16 +77,12 @@ def _hash_files(root: Path, files: list[Path]) -> str:
 def _packaged_metadata(path: Path) -> tuple[str, str]:
     """Name and version from a packaged chart's top-level Chart.yaml (status shows them without running helm)."""
     try:
-        with tarfile.open(path) as archive:
-            member = next(
-                (m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml")), None
-            )
-            handle = archive.extractfile(member) if member else None
-            if handle is None:
-                raise ChartError(f"{path} is not a packaged chart (no top-level Chart.yaml)")
-            return _metadata(path, handle.read())
+        text = _packaged_file(path, "Chart.yaml")
     except (tarfile.TarError, OSError) as error:
         raise ChartError(f"{path} is not a readable chart archive: {error}") from None
+    if not text:
+        raise ChartError(f"{path} is not a packaged chart (no top-level Chart.yaml)")
+    return _metadata(path, text)
 
 
 def _metadata(path: Path, text: bytes) -> tuple[str, str]:
@@ -95,3 +93,27 @@ def _metadata(path: Path, text: bytes) -> tuple[str, str]:
     if not isinstance(document, dict) or not document.get("name"):
         raise ChartError(f"{path}: Chart.yaml has no chart name")
     return str(document["name"]), str(document.get("version", ""))
+
+
+def chart_schema(chart: ChartRef) -> dict[str, Any] | None:
+    """The chart's values.schema.json, for the preview to know which values are secret; remote charts are not
+    fetched for it (their values are still masked by key name)."""
+    if chart.is_remote:
+        return None
+    path = Path(chart.source)
+    try:
+        if path.is_dir():
+            text = (path / "values.schema.json").read_bytes() if (path / "values.schema.json").is_file() else b""
+        else:
+            text = _packaged_file(path, "values.schema.json")
+        document = json.loads(text) if text else None
+    except (OSError, ValueError, tarfile.TarError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _packaged_file(path: Path, name: str) -> bytes:
+    with tarfile.open(path) as archive:
+        member = next((m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/" + name)), None)
+        handle = archive.extractfile(member) if member else None
+        return handle.read() if handle else b""

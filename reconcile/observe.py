@@ -15,8 +15,8 @@ from typing import Any
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
 from reconcile.config import Selector, Watch
 from reconcile.errors import KubeError
-from reconcile.labels import named_selector, owned_selector
-from reconcile.model import Desired, Observed
+from reconcile.labels import named_selector, owned_selector, ownership_labels
+from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus
 from reconcile.observed import observed_releases
 from reconcile.plan import Inventory
 
@@ -36,9 +36,17 @@ def resource_type(watch: Watch) -> ResourceType:
 
 
 def observe(
-    watch: Watch, kube: Kube, scope: Scope, page_size: int, to_desired: Callable[[dict[str, Any]], Desired]
+    watch: Watch,
+    kube: Kube,
+    scope: Scope,
+    page_size: int,
+    to_desired: Callable[[dict[str, Any]], Desired],
+    files: list[dict[str, Any]] | None = None,
 ) -> Inventory:
-    resources = _list_resources(watch, kube, scope, page_size)
+    """``files``: CRs read from files replace the cluster's as the desired state (a pull-request preview); the
+    cluster's CRs then only lend them their identity, and a cluster CR missing from the files counts as deleted."""
+    cluster = _list_resources(watch, kube, scope, page_size)
+    resources = cluster if files is None else _with_cluster_identity(files, cluster)
     selected = [r for r in resources if _selected(r, watch.selector, scope.selector)]
     desired = [to_desired(r) for r in selected]
     cr_scopes = _scopes(watch, scope)
@@ -53,12 +61,54 @@ def observe(
         desired=tuple(desired),
         owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
         others=tuple(_others(kube, unmatched, page_size)),
-        present_uids=frozenset(str((r.get("metadata") or {}).get("uid", "")) for r in resources),
+        present_uids=frozenset(uid for r in resources if (uid := str((r.get("metadata") or {}).get("uid") or ""))),
         complete=True,
         adopt=watch.adopt,
         now=time.time(),
         policy=watch.policy,
     )
+
+
+def observe_offline(
+    watch: Watch,
+    scope: Scope,
+    base: list[dict[str, Any]],
+    files: list[dict[str, Any]],
+    to_desired: Callable[[dict[str, Any]], Desired],
+) -> tuple[Inventory, dict[ReleaseKey, Desired]]:
+    """No cluster at all: the base CR files (say, the target branch's) stand for what is deployed."""
+    before = [to_desired(r) for r in base if _selected(r, watch.selector, scope.selector)]
+    deployed = {d.key: d for d in before if not d.invalid}
+    owned = tuple(
+        Observed(
+            key,
+            1,
+            ReleaseStatus.DEPLOYED,
+            {"owner": "helm", "name": key.name, **ownership_labels(d.owner, d.digest, d.keep)},
+        )
+        for key, d in sorted(deployed.items())
+    )
+    desired = tuple(to_desired(r) for r in files if _selected(r, watch.selector, scope.selector))
+    inventory = Inventory(desired=desired, owned=owned, adopt=watch.adopt, now=time.time(), policy=watch.policy)
+    return inventory, deployed
+
+
+def _with_cluster_identity(files: list[dict[str, Any]], cluster: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A CR from a file that also exists in the cluster is that CR: same uid, generation and status."""
+    live = {_identity(resource): resource for resource in cluster}
+    merged = []
+    for resource in files:
+        twin = live.get(_identity(resource), {})
+        twin_metadata = twin.get("metadata") or {}
+        identity = {name: twin_metadata[name] for name in ("uid", "generation") if name in twin_metadata}
+        status = {"status": twin["status"]} if twin.get("status") else {}
+        merged.append({**resource, "metadata": {**(resource.get("metadata") or {}), **identity}, **status})
+    return merged
+
+
+def _identity(resource: dict[str, Any]) -> tuple[str, str]:
+    metadata = resource.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
 
 def _list_resources(watch: Watch, kube: Kube, scope: Scope, page_size: int) -> list[dict[str, Any]]:

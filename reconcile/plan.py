@@ -72,7 +72,7 @@ def _decide_for_desired(desired: Desired, owned: Observed | None, other: Observe
         return step(Action.INSTALL, State.ABSENT, f"release {desired.key} does not exist yet")
     if owned.status.is_pending:
         return _pending(step, owned, inv, Action.UPGRADE)
-    if owned.owner_uid and owned.owner_uid != desired.owner.uid:
+    if owned.owner_uid and desired.owner.uid and owned.owner_uid != desired.owner.uid:  # no uid: a CR file
         if owned.owner_uid in inv.present_uids:
             return step(
                 Action.BLOCKED,

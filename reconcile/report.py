@@ -52,8 +52,9 @@ def summary_counts(summary: RunSummary) -> dict[str, int]:
     }
 
 
-def render_json(summary: RunSummary, stats: dict[str, Any]) -> str:
-    document = {
+def render_json(summary: RunSummary, stats: dict[str, Any], diff: dict[str, Any] | None = None) -> str:
+    """Its schema is docs/schemas/report.schema.json; a preview adds ``diff`` (docs/schemas/diff.schema.json)."""
+    document: dict[str, Any] = {
         "apiVersion": "helmcr.io/v1alpha1",
         "kind": "SyncReport",
         "summary": summary_counts(summary),
@@ -62,6 +63,8 @@ def render_json(summary: RunSummary, stats: dict[str, Any]) -> str:
         "warnings": list(summary.warnings),
         "stats": stats,
     }
+    if diff is not None:
+        document["diff"] = diff
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
@@ -77,7 +80,7 @@ def render_table(summary: RunSummary, console: Console, seconds: float, dry_run:
             str(owner) if owner else "",
             str(outcome.step.key),
             record["action"],
-            f"[{RESULT_STYLE[outcome.result]}]{outcome.result}[/]",
+            f"[{RESULT_STYLE[outcome.result]}]{_result_text(outcome, dry_run)}[/]",
             str(record["revision"] or ""),
             f"{outcome.seconds:.1f}s" if outcome.seconds else "",
             outcome.message if outcome.result is Result.NOT_STARTED else record["reason"],
@@ -92,6 +95,10 @@ def render_table(summary: RunSummary, console: Console, seconds: float, dry_run:
     for error in summary.kind_errors:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
     console.print(summary_line(summary, seconds, dry_run), highlight=False)
+
+
+def _result_text(outcome: Outcome, dry_run: bool) -> str:
+    return "planned" if dry_run and outcome.result is Result.NOT_STARTED else str(outcome.result)
 
 
 def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:

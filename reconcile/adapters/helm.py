@@ -84,6 +84,23 @@ def upgrade_argv(
     return argv
 
 
+def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: HelmOptions, offline: bool) -> list[str]:
+    """What an install or upgrade would deploy, changing nothing: a server-side dry run when there is a cluster
+    (lookups and capabilities are real), ``helm template`` when there is none (CI jobs without credentials)."""
+    if offline:
+        argv = ["template", key.name, chart.source, "--namespace", key.namespace, "--values", str(values_file)]
+    else:
+        argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
+                "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
+    if chart.repo_url:
+        argv += ["--repo", chart.repo_url]
+    if chart.pinned:
+        argv += ["--version", chart.version]
+    if options.disable_hooks:
+        argv.append("--no-hooks")
+    return argv
+
+
 def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
     argv = ["uninstall", key.name, "--namespace", key.namespace, "--timeout", options.timeout]
     if options.wait:
@@ -163,6 +180,24 @@ class Helm:
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
 
+    def render(
+        self,
+        key: ReleaseKey,
+        chart: ChartRef,
+        values: Mapping[str, Any],
+        options: HelmOptions,
+        offline: bool,
+        secrets: Sequence[str] = (),
+    ) -> str:
+        """The manifest helm would apply (hooks included, as they are objects too)."""
+        with values_file(values) as path:
+            output = self.run(render_argv(key, chart, path, options, offline), secrets, connect=not offline)
+        if offline:
+            return output
+        release = _json(output)
+        hooks = [str(hook.get("manifest") or "") for hook in release.get("hooks") or []]
+        return "\n---\n".join([str(release.get("manifest") or ""), *hooks])
+
     def template(
         self, release: str, chart: str, namespace: str, values: Sequence[Mapping[str, Any]], hooks: bool
     ) -> str:
@@ -171,10 +206,10 @@ class Helm:
             files = [stack.enter_context(values_file(layer)) for layer in values]
             return self.run(template_argv(release, chart, namespace, files, hooks))
 
-    def run(self, argv: Sequence[str], secrets: Sequence[str] = ()) -> str:
+    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True) -> str:
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
             process = subprocess.Popen(
-                [self.resolve(), *argv, *self.connection.flags()],
+                [self.resolve(), *argv, *(self.connection.flags() if connect else [])],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -237,11 +272,16 @@ def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
-def _parse_release(output: str) -> Release:
+def _json(output: str) -> dict[str, Any]:
     try:
-        document = json.loads(output)
+        document: dict[str, Any] = json.loads(output)
     except ValueError:
         raise HelmError("helm succeeded but printed no release JSON") from None
+    return document
+
+
+def _parse_release(output: str) -> Release:
+    document = _json(output)
     metadata = (document.get("chart") or {}).get("metadata") or {}
     return Release(
         revision=int(document.get("version") or 0),

@@ -84,13 +84,14 @@ class Helmcr:
         self.config.write_text(yaml.safe_dump({"watches": watches, **globals_}))
         return self.config
 
-    def command(self, *args: str, kubeconfig: Path | None = None) -> list[str]:
+    def command(
+        self, *args: str, kubeconfig: Path | None = None, verb: tuple[str, ...] = ("sync", "--once")
+    ) -> list[str]:
         return [
             sys.executable,
             "-m",
             "reconcile.cli",
-            "sync",
-            "--once",
+            *verb,
             "--config",
             str(self.config),
             "--helm-binary",
@@ -101,10 +102,20 @@ class Helmcr:
         ]
 
     def sync(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Run:
+        return self.run(("sync", "--once"), *args, kubeconfig=kubeconfig, env=env)
+
+    def run(
+        self,
+        verb: tuple[str, ...],
+        *args: str,
+        kubeconfig: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Any helmcr command (``("diff",)``, ``("apply", "plan.json")``) with this test's config, helm and cluster."""
         before = self._helm_calls()
         audit_offset = self.audit_log.stat().st_size if self.audit_log else 0
         process = subprocess.run(
-            self.command(*args, kubeconfig=kubeconfig),
+            self.command(*args, kubeconfig=kubeconfig, verb=verb),
             capture_output=True,
             text=True,
             timeout=600,

@@ -1,0 +1,113 @@
+"""The preview of a plan: for every release a step would change, what it would change, values and objects.
+
+Only the releases that will change are rendered (one helm process each: a server-side dry run, or ``helm
+template`` offline); the deployed side is read from the release record (online) or rendered from the base CR files
+(offline). The diffs themselves, and all redaction, come from :mod:`reconcile.diff`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconcile.adapters.helm import Helm
+from reconcile.adapters.helm_storage import read_release
+from reconcile.adapters.kube import Kube
+from reconcile.charts import chart_schema
+from reconcile.config import Watch
+from reconcile.diff import ReleaseDiff, release_diff, sensitive_paths
+from reconcile.errors import HelmcrError
+from reconcile.model import Action, Desired, Plan, ReleaseKey, Step
+from reconcile.redact import secret_strings
+
+Deployed = tuple[Mapping[str, Any] | None, str]
+"""The values and the manifest a release has now."""
+
+DeployedReader = Callable[[Step, Watch], Deployed]
+
+
+@dataclass(frozen=True)
+class PreviewSettings:
+    context: int = 3
+    show_secrets: bool = False
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class Preview:
+    diffs: tuple[ReleaseDiff, ...]
+    problems: tuple[str, ...]  # releases whose desired state could not be rendered: the real run would fail too
+
+
+def preview(plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, settings: PreviewSettings) -> Preview:
+    diffs: list[ReleaseDiff] = []
+    problems: list[str] = []
+    for watch, plan, deployed in plans:
+        for step in plan.changes:
+            diff, problem = _diff(step, watch, helm, deployed, settings)
+            diffs.append(diff)
+            if problem:
+                problems.append(problem)
+    return Preview(tuple(diffs), tuple(problems))
+
+
+def _diff(
+    step: Step, watch: Watch, helm: Helm, deployed: DeployedReader, settings: PreviewSettings
+) -> tuple[ReleaseDiff, str]:
+    notes: list[str] = []
+    problem = ""
+    desired = step.desired if step.action is not Action.UNINSTALL else None
+    desired_manifest = ""
+    if desired is not None:
+        try:
+            desired_manifest = helm.render(
+                step.key, desired.chart, desired.values, watch.helm, settings.offline, secret_strings(desired.values)
+            )
+        except HelmcrError as error:
+            problem = f"{step.owner or step.key}: the desired state does not render: {error}"
+            notes.append(problem)
+    deployed_values: Mapping[str, Any] | None = None
+    deployed_manifest = ""
+    if step.observed is not None and step.action is not Action.INSTALL:
+        try:
+            deployed_values, deployed_manifest = deployed(step, watch)
+        except HelmcrError as error:
+            notes.append(f"the deployed release could not be read: {error}")
+    schema_paths = sensitive_paths(chart_schema(step.desired.chart)) if step.desired else frozenset()
+    diff = release_diff(
+        step.key,
+        step.action,
+        deployed_values=deployed_values,
+        desired_values=desired.values if desired else None,
+        deployed_manifest=deployed_manifest,
+        desired_manifest=desired_manifest,
+        sensitive_paths=schema_paths,
+        context=settings.context,
+        show_secrets=settings.show_secrets,
+        notes=notes,
+    )
+    return diff, problem
+
+
+def from_release_records(kube: Kube) -> DeployedReader:
+    """Online: the values and manifest stored in the release's latest record (hooks included)."""
+
+    def read(step: Step, watch: Watch) -> Deployed:
+        assert step.observed is not None
+        release = read_release(kube, step.key, step.observed.revision)
+        hooks = [str(hook.get("manifest") or "") for hook in release.get("hooks") or []]
+        return release.get("config") or {}, "\n---\n".join([str(release.get("manifest") or ""), *hooks])
+
+    return read
+
+
+def from_base_files(base: Mapping[ReleaseKey, Desired], helm: Helm) -> DeployedReader:
+    """Offline: what the base CR files (e.g. the target branch's) render to."""
+
+    def read(step: Step, watch: Watch) -> Deployed:
+        before = base[step.key]
+        manifest = helm.render(step.key, before.chart, before.values, watch.helm, True, secret_strings(before.values))
+        return before.values, manifest
+
+    return read

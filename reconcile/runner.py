@@ -1,0 +1,283 @@
+"""What the commands do once their flags are parsed: build the adapters, run, render, choose the exit code.
+
+Exit codes (documented in the README and in each command's --help):
+  0  converged (a preview: the plan was made; with --detailed-exitcode, nothing would change)
+  1  some release failed, is blocked or was not started, a chart could not be read or rendered, a status could
+     not be written; everything else converged
+  2  a preview with --detailed-exitcode: changes are pending
+  3  invalid config or flags: nothing was done
+  4  the API server could not be reached, or refused to list a kind: nothing of that kind was changed
+  5  another run holds the run lease: nothing was changed
+  130 stopped by SIGTERM/SIGINT (running helm operations were let finish)
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from reconcile import __version__
+from reconcile.adapters.helm import Connection, Helm
+from reconcile.adapters.kube import Kube
+from reconcile.config import Config, Selector, load_config, parse_budget
+from reconcile.diff import render_markdown, render_text, to_json_document
+from reconcile.errors import ConfigError, HelmcrError
+from reconcile.model import Action, Result, RunSummary
+from reconcile.observe import Scope
+from reconcile.preview import Preview, PreviewSettings
+from reconcile.report import render_json, render_table, summary_line
+from reconcile.savedplan import plan_document, read_plan, reviewed_only, write_plan
+from reconcile.sync import RunControl, RunOptions, preview_run, sync_once
+
+
+class ExitCode(enum.IntEnum):
+    CONVERGED = 0
+    NOT_CONVERGED = 1
+    CHANGES_PENDING = 2
+    CONFIG_ERROR = 3
+    CLUSTER_ERROR = 4
+    LEASE_HELD = 5
+    INTERRUPTED = 130
+
+
+class Output(enum.StrEnum):
+    text = "text"
+    table = "table"  # the same as text
+    json = "json"
+    markdown = "markdown"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The flags every command shares."""
+
+    config_path: Path
+    namespaces: tuple[str, ...] = ()
+    selector: str = ""
+    output: Output = Output.text
+    concurrency: int | None = None
+    helm_binary: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    max_uninstalls: str | None = None
+    force_uninstalls: bool = False
+    wait_for_lock: float = 0.0
+    time_budget: float = 0.0
+    grace_period: float = 30.0
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    detailed_exitcode: bool = False
+    context_lines: int = 3
+    show_secrets: bool = False
+    files: tuple[Path, ...] = ()
+    offline: bool = False
+    base_files: tuple[Path, ...] = ()
+    save_to: Path | None = None
+
+
+@dataclass
+class Session:
+    config: Config
+    options: RunOptions
+    kube: Kube | None
+    helm: Helm
+    errors: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+
+
+def run_sync(invocation: Invocation, once: bool, interval: float) -> int:
+    control = RunControl(time_budget_seconds=invocation.time_budget)
+    return _guarded(invocation, lambda session: _sync_passes(session, invocation, control, once, interval))
+
+
+def run_preview(invocation: Invocation, request: PreviewRequest) -> int:
+    return _guarded(invocation, lambda session: _preview(session, invocation, request), request)
+
+
+def run_apply(invocation: Invocation, plan_file: Path) -> int:
+    document = read_plan(plan_file)
+    control = RunControl(time_budget_seconds=invocation.time_budget)
+    namespaces = invocation.namespaces or tuple(document.get("namespaces") or ())
+
+    def apply(session: Session) -> int:
+        session.options = replace(session.options, approve=reviewed_only(document))
+        return _sync_passes(session, invocation, control, once=True, interval=0)
+
+    return _guarded(replace(invocation, namespaces=namespaces), apply)
+
+
+def _guarded(invocation: Invocation, body: Any, request: PreviewRequest | None = None) -> int:
+    """Set up, run, and turn helmcr's own errors into one red line and their exit code."""
+    logging.basicConfig(
+        level=logging.INFO if invocation.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # each failed request is reported once, by helmcr
+    errors = Console(stderr=True, soft_wrap=True)
+    try:
+        code: int = body(_session(invocation, request or PreviewRequest()))
+        return code
+    except HelmcrError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        return error.exit_code
+
+
+def _session(invocation: Invocation, request: PreviewRequest) -> Session:
+    config = load_config(invocation.config_path)
+    budget = invocation.max_uninstalls
+    options = RunOptions(
+        scope=Scope(namespaces=invocation.namespaces, selector=_selector(invocation.selector)),
+        concurrency=invocation.concurrency or config.concurrency,
+        max_uninstalls=parse_budget(budget, lambda problem: ConfigError(f"--max-uninstalls: {problem}"))
+        if budget
+        else None,
+        force_uninstalls=invocation.force_uninstalls,
+        lease_wait_seconds=invocation.wait_for_lock,
+        files=request.files,
+        base_files=request.base_files,
+        offline=request.offline,
+    )
+    kubeconfig = invocation.kubeconfig or config.kubeconfig
+    context = invocation.context or config.context
+    kube = None if request.offline else Kube.connect(kubeconfig, context, user_agent=f"helmcr/{__version__}")
+    helm = Helm(
+        invocation.helm_binary or config.helm_binary or "helm",
+        Connection(kubeconfig or os.environ.get("KUBECONFIG", ""), context),
+    )
+    return Session(config, options, kube, helm)
+
+
+def _sync_passes(session: Session, invocation: Invocation, control: RunControl, once: bool, interval: float) -> int:
+    assert session.kube is not None, "a real run always has a cluster"
+    stop_on_signals(control, session.helm, invocation.grace_period, session.errors)
+    while True:
+        started = time.monotonic()
+        session.kube.requests = session.helm.processes = 0
+        summary = sync_once(session.config, session.kube, session.helm, session.options, control)
+        _print_problems(summary, session.errors)
+        seconds = time.monotonic() - started
+        if invocation.output is Output.json:
+            typer.echo(render_json(summary, _stats(session, seconds)))
+        else:
+            render_table(summary, _stdout_console(), seconds, dry_run=False)
+        code = exit_code(summary)
+        if once or control.stop.is_set():
+            return ExitCode.INTERRUPTED if control.stop.is_set() else code
+        control.stop.wait(interval)
+        control.started = time.monotonic()
+
+
+def _preview(session: Session, invocation: Invocation, request: PreviewRequest) -> int:
+    started = time.monotonic()
+    settings = PreviewSettings(request.context_lines, request.show_secrets, request.offline)
+    summary, result, plans = preview_run(session.config, session.kube, session.helm, session.options, settings)
+    _print_problems(summary, session.errors)
+    for problem in result.problems:
+        session.errors.print(f"[bold red]error:[/] {problem}", highlight=False)
+    seconds = time.monotonic() - started
+    _render_preview(summary, result, invocation.output, _stats(session, seconds), seconds)
+    if request.save_to is not None:
+        write_plan(plan_document([(k.watch, k.plan) for k in plans], invocation.config_path, invocation.namespaces),
+                   request.save_to)  # fmt: skip
+        session.errors.print(f"saved the plan to {request.save_to}; apply it with: helmcr apply {request.save_to}")
+    return preview_exit_code(summary, result, request.detailed_exitcode)
+
+
+def _render_preview(
+    summary: RunSummary, result: Preview, output: Output, stats: dict[str, Any], seconds: float
+) -> None:
+    if output is Output.json:
+        typer.echo(render_json(summary, stats, diff=to_json_document(result.diffs)))
+    elif output is Output.markdown:
+        typer.echo(render_markdown(result.diffs, title=f"helmcr plan: {summary_line(summary, seconds, True)}"))
+    else:
+        console = _stdout_console()
+        render_table(summary, console, seconds, dry_run=True)
+        if result.diffs:
+            console.print(render_text(result.diffs, color=console.is_terminal), markup=False, highlight=False)
+
+
+def exit_code(summary: RunSummary) -> ExitCode:
+    if any(error.cluster for error in summary.kind_errors):
+        return ExitCode.CLUSTER_ERROR
+    not_started = any(o.result is Result.NOT_STARTED and o.step.action is not Action.SKIP for o in summary.outcomes)
+    if summary.kind_errors or summary.failed or summary.status_errors or not_started:
+        return ExitCode.NOT_CONVERGED
+    return ExitCode.CONVERGED
+
+
+def preview_exit_code(summary: RunSummary, result: Preview, detailed: bool) -> ExitCode:
+    """terraform's and helm-diff's convention with --detailed-exitcode: 0 nothing to do, 2 changes, 1 error."""
+    if any(error.cluster for error in summary.kind_errors):
+        return ExitCode.CLUSTER_ERROR
+    blocked = any(o.result is Result.BLOCKED for o in summary.outcomes)
+    if summary.kind_errors or result.problems or blocked:
+        return ExitCode.NOT_CONVERGED
+    if detailed and result.diffs:
+        return ExitCode.CHANGES_PENDING
+    return ExitCode.CONVERGED
+
+
+def stop_on_signals(control: RunControl, helm: Helm, grace_seconds: float, errors: Console) -> None:
+    """The first SIGTERM/SIGINT starts nothing new and gives running helm operations ``grace_seconds`` to finish
+    (their status is still written), then stops them; a second one stops them at once."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if control.stop.is_set():
+            helm.terminate_all()
+            return
+        control.stop.set()
+        errors.print(
+            f"received {signal.Signals(signum).name}: starting nothing new; running helm operations get "
+            f"{grace_seconds:.0f}s to finish",
+            highlight=False,
+        )
+        timer = threading.Timer(grace_seconds, helm.terminate_all)
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _print_problems(summary: RunSummary, errors: Console) -> None:
+    for warning in summary.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for problem in summary.status_errors:
+        errors.print(f"[bold red]error:[/] {problem}", highlight=False)
+
+
+def _stats(session: Session, seconds: float) -> dict[str, Any]:
+    requests = session.kube.requests if session.kube else 0
+    return {"seconds": round(seconds, 3), "apiRequests": requests, "helmProcesses": session.helm.processes}
+
+
+def _stdout_console() -> Console:
+    """A pipe or a CI log gets a wide table rather than rich's 80-column fallback."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _selector(text: str) -> Selector:
+    if not text:
+        return Selector()
+    try:
+        pairs = dict(part.split("=", 1) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"--selector {text!r}: use key=value pairs separated by commas") from None
+    return Selector(match_labels={k.strip(): v.strip() for k, v in pairs.items()})
