@@ -68,15 +68,10 @@ def upgrade_argv(
         options.timeout,
         "--output",
         "json",
+        *_chart_flags(chart, options),
     ]
-    if chart.repo_url:
-        argv += ["--repo", chart.repo_url]
-    if chart.pinned:
-        argv += ["--version", chart.version]
     if options.wait:
         argv.append("--wait")
-    if options.disable_hooks:
-        argv.append("--no-hooks")
     if options.rollback_on_failure:
         # Helm 4 renamed --atomic; both wait for readiness and roll a failed upgrade back (a failed install is
         # uninstalled by helm itself, which is what atomic install means).
@@ -92,13 +87,19 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
     else:
         argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
                 "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
+    return argv + _chart_flags(chart, options)
+
+
+def _chart_flags(chart: ChartRef, options: HelmOptions) -> list[str]:
+    """Where the chart comes from and what of it is rendered: the same for a real run and its preview."""
+    flags = []
     if chart.repo_url:
-        argv += ["--repo", chart.repo_url]
+        flags += ["--repo", chart.repo_url]
     if chart.pinned:
-        argv += ["--version", chart.version]
+        flags += ["--version", chart.version]
     if options.disable_hooks:
-        argv.append("--no-hooks")
-    return argv
+        flags.append("--no-hooks")
+    return flags
 
 
 def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
