@@ -103,7 +103,7 @@ def preview_run(
         (kind.watch, kind.plan, from_base_files(kind.base, helm) if kube is None else from_release_records(kube))
         for kind in plans
     ]
-    summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=config.warnings)
+    summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=run_warnings(config, options))
     return summary, preview(readers, helm, settings), plans
 
 
@@ -157,8 +157,20 @@ def _apply_all(
         outcomes=tuple(outcomes),
         kind_errors=tuple(errors),
         status_errors=tuple(status_errors),
-        warnings=config.warnings,
+        warnings=run_warnings(config, options),
     )
+
+
+def run_warnings(config: Config, options: RunOptions) -> tuple[str, ...]:
+    """The config's own, plus a --namespace that a kind's configured namespaces leave out (it syncs nothing)."""
+    wanted = set(options.scope.namespaces)
+    outside = [
+        f"{watch}: --namespace {', '.join(sorted(wanted))} is outside its namespaces ({', '.join(watch.namespaces)}); "
+        "nothing of this kind is synced"
+        for watch in config.watches
+        if wanted and watch.namespaces and not wanted & set(watch.namespaces)
+    ]
+    return (*config.warnings, *outside)
 
 
 def _lease(config: Config, kube: Kube, options: RunOptions) -> RunLease:

@@ -120,7 +120,3 @@ def kustomization(deployment: Deployment, resources: Sequence[str]) -> dict[str,
         "configMapGenerator": [generator],
         "generatorOptions": {"disableNameSuffixHash": True, "labels": deployment.labels},
     }
-
-
-def service_account(deployment: Deployment) -> dict[str, Any]:
-    return manifest("v1", "ServiceAccount", deployment.name, deployment.namespace, deployment.labels)

@@ -1,0 +1,240 @@
+"""What scaffold generates, from a chart and a canned rendering: no helm, no cluster.
+
+The cluster-facing proofs (the API server accepts and enforces all of it) are in tests/integration/test_scaffold.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devenv.paths import read_versions, repo_root
+from reconcile.config import load_config
+from reconcile.model import Action, FailurePolicy, Outcome, Result, State, Step
+from reconcile.scaffold.chart import load_chart
+from reconcile.scaffold.command import ResourceScope, build_request
+from reconcile.scaffold.crd import STATUS
+from reconcile.scaffold.documents import dump
+from reconcile.scaffold.errors import ScaffoldInputError
+from reconcile.scaffold.generate import BASE_ORIGIN, Request, Scaffold, base_files, scaffold
+from reconcile.scaffold.render import Rendering, parse_manifests
+from reconcile.scaffold.writer import Change, plan_writes
+from reconcile.status import new_status
+from tests.unit.factories import desired, observed
+
+REPO = repo_root()
+CHART = REPO / "examples" / "memcached" / "chart"
+RENDERED = """\
+---
+# Source: memcached/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata: {name: x}
+---
+# Source: memcached/templates/statefulset.yaml
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: x}
+"""
+OPTIONAL = """\
+---
+# Source: memcached/templates/servicemonitor.yaml
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: x}
+"""
+
+
+def request(defaults: bool = True, **flags: Any) -> Request:
+    arguments: dict[str, Any] = {
+        "group": "cache.example.com",
+        "version": "v1alpha1",
+        "kind": "Memcached",
+        "plural": "",
+        "scope": ResourceScope.Namespaced,
+        "namespace": "team-a",
+        "watch_namespaces": [],
+        "all_namespaces": False,
+        "image": "registry.example.com/helmcr:0.1.0",
+        "schedule": "*/5 * * * *",
+        **flags,
+    }
+    return replace(build_request(**arguments), chart_ref="/charts/memcached", defaults=defaults)
+
+
+def generated(rendering: Rendering | None = None, **flags: Any) -> tuple[Scaffold, dict[str, Any]]:
+    result = scaffold(request(**flags), load_chart(CHART), rendering or Rendering(tuple(parse_manifests(RENDERED))))
+    return result, {f.name: list(yaml.safe_load_all(f.body)) for f in result.files}
+
+
+def test_the_files_and_the_config_entry_helmcr_itself_accepts(tmp_path: Path) -> None:
+    result, files = generated()
+    assert list(files) == ["crd.yaml", "rbac.yaml", "cronjob.yaml", "helmcr.yaml", "kustomization.yaml", "sample.yaml"]
+    (tmp_path / "helmcr.yaml").write_text(dump(files["helmcr.yaml"][0]))
+    (watch,) = load_config(tmp_path / "helmcr.yaml").watches
+    assert (watch.kind, watch.resource_plural, watch.chart, watch.namespaces) == (
+        "Memcached",
+        "memcacheds",
+        "/charts/memcached",
+        ("team-a",),
+    )
+    (sample,) = files["sample.yaml"]
+    assert sample["metadata"] == {"name": "memcached-sample", "namespace": "team-a"}
+    assert sample["spec"] == load_chart(CHART).values
+    assert result.origin == "chart memcached 0.1.0 (helmcr scaffold)"
+
+
+def test_the_crd_has_the_schema_status_subresource_and_printer_columns() -> None:
+    _, files = generated()
+    (crd,) = files["crd.yaml"]
+    (version,) = crd["spec"]["versions"]
+    assert crd["metadata"]["name"] == "memcacheds.cache.example.com" and crd["spec"]["scope"] == "Namespaced"
+    assert version["subresources"] == {"status": {}}
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "Ready",
+        "Reason",
+        "Revision",
+        "Chart",
+        "Age",
+        "Message",
+    ]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["image"]["properties"]["pullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never"]
+    assert spec["properties"]["replicaCount"] == {
+        "type": "integer",
+        "description": "Number of memcached instances (StatefulSet replicas).",
+        "minimum": 0,
+        "default": 1,
+    }
+    _, without = generated(defaults=False)
+    assert "'default':" not in str(without["crd.yaml"][0]["spec"]["versions"][0]["schema"])
+
+
+def test_the_cronjob_runs_one_pass_at_a_time_restricted_with_its_config_mounted() -> None:
+    _, files = generated()
+    (cron,) = files["cronjob.yaml"]
+    spec = cron["spec"]
+    job = spec["jobTemplate"]["spec"]
+    pod = job["template"]["spec"]
+    (container,) = pod["containers"]
+    assert (spec["concurrencyPolicy"], spec["startingDeadlineSeconds"], job["backoffLimit"]) == ("Forbid", 120, 0)
+    assert job["activeDeadlineSeconds"] == 3600
+    assert pod["serviceAccountName"] == "helmcr-memcached" and pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert container["image"] == "registry.example.com/helmcr:0.1.0"
+    assert container["args"] == ["sync", "--once", "--config", "/etc/helmcr/helmcr.yaml"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert all(
+        env[name].startswith("/tmp") for name in ("HOME", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")
+    )
+    assert {v["name"]: v.get("configMap", {}).get("name") for v in pod["volumes"]} == {
+        "config": "helmcr-memcached",
+        "tmp": None,
+    }
+    (kustomization,) = files["kustomization.yaml"]
+    assert kustomization["resources"] == ["crd.yaml", "rbac.yaml", "cronjob.yaml"]
+    assert kustomization["configMapGenerator"] == [
+        {"name": "helmcr-memcached", "namespace": "team-a", "files": ["helmcr.yaml"]}
+    ]
+
+
+def test_what_values_could_enable_is_said_not_granted() -> None:
+    rendering = Rendering(
+        objects=tuple(parse_manifests(RENDERED)),
+        optional=tuple(parse_manifests(RENDERED + OPTIONAL)),
+        switches=("metrics.serviceMonitor.enabled",),
+        failed_switches=("ingress.enabled",),
+    )
+    result, files = generated(rendering)
+    assert "servicemonitors" not in str(files["rbac.yaml"])
+    assert any(
+        "values beyond the defaults also render ServiceMonitor (templates/servicemonitor.yaml)" in note
+        and "metrics.serviceMonitor.enabled" in note
+        for note in result.notes
+    )
+    assert any("could not render with ingress.enabled" in note for note in result.notes)
+
+
+def test_a_cluster_scoped_kind_sends_its_releases_to_helmcrs_namespace() -> None:
+    _, files = generated(scope=ResourceScope.Cluster)
+    assert files["helmcr.yaml"][0]["watches"][0]["targetNamespace"] == "team-a"
+    assert "namespaces" not in files["helmcr.yaml"][0]["watches"][0]
+    assert files["crd.yaml"][0]["spec"]["scope"] == "Cluster"
+    assert "namespace" not in files["sample.yaml"][0]["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        ({"kind": "memcached"}, "--kind 'memcached'"),
+        ({"group": "example"}, "at least one dot"),
+        ({"group": "Example.com"}, "--group"),
+        ({"version": "V1"}, "--version"),
+        ({"plural": "Memcacheds"}, "--plural"),
+        ({"namespace": "Team_A"}, "namespace 'Team_A'"),
+        ({"all_namespaces": True, "watch_namespaces": ["a"]}, "exclude each other"),
+        ({"scope": ResourceScope.Cluster, "all_namespaces": True}, "cluster-scoped kind"),
+        ({"schedule": "every minute"}, "five cron fields"),
+        ({"image": " "}, "--image"),
+    ],
+)
+def test_bad_flags_are_refused_before_anything_is_read(flags: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ScaffoldInputError) as refused:
+        request(**flags)
+    assert problem in str(refused.value)
+    assert refused.value.exit_code == 3
+
+
+def test_the_committed_generic_base_is_what_the_builders_make() -> None:
+    planned = plan_writes(REPO / "cronjob", base_files(), BASE_ORIGIN, force=False)
+    assert {path.name: change for path, change in planned} == dict.fromkeys(
+        ["kustomization.yaml", "rbac.yaml", "cronjob.yaml", "helmcr.yaml"], Change.UNCHANGED
+    ), "regenerate with: python -m devenv.cronjob_base"
+
+
+def test_the_dockerfile_builds_the_pinned_helm_from_source_on_python_311_as_non_root() -> None:
+    dockerfile = (REPO / "cronjob" / "Dockerfile").read_text()
+    assert re.search(r"^ARG HELM_VERSION=(\S+)$", dockerfile, re.M)[1] == read_versions()["HELM4_VERSION"]  # type: ignore[index]
+    assert re.search(r"^ARG PYTHON_VERSION=3\.11$", dockerfile, re.M)
+    assert "FROM python:${PYTHON_VERSION}-slim" in dockerfile
+    assert "go install" in dockerfile and "internal/version.version=${HELM_VERSION}" in dockerfile
+    assert not re.search(r"\b(curl|wget)\b|^ADD\s+https?:", dockerfile, re.M), "no downloaded binaries"
+    user = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    assert user and user[-1].split(":")[0] not in ("0", "root")
+
+
+def test_yaml_that_means_one_thing_to_yaml_11_parsers() -> None:
+    assert dump({"a": "y", "b": "n", "c": "on", "d": ["get", "list"]}) == "a: 'y'\nb: 'n'\nc: 'on'\nd: [get, list]\n"
+
+
+def test_the_status_schema_types_every_field_helmcr_writes() -> None:
+    """A field the CRD did not declare would still be kept (the status schema preserves unknown fields), but
+    untyped and invisible to ``kubectl explain``: keep the two in step."""
+    wanted = desired(status={}, generation=2)
+    step = Step(wanted.key, Action.UPGRADE, State.OUT_OF_SYNC, "r", desired=wanted, observed=observed(revision=1))
+    policy = FailurePolicy(backoff_seconds=60, max_backoff_seconds=3600)
+    written: set[str] = set()
+    condition: set[str] = set()
+    for result in (Result.SUCCEEDED, Result.FAILED):
+        status = new_status(
+            Outcome(step, result, message="m", revision=2, finished_at="2026-11-24T10:00:00Z"),
+            "2026-11-24T10:00:00Z",
+            policy,
+        )
+        assert status is not None
+        written |= set(status)
+        condition |= set(status["conditions"][0])
+    assert written <= set(STATUS["properties"]), written - set(STATUS["properties"])
+    assert condition <= set(STATUS["properties"]["conditions"]["items"]["properties"])
