@@ -156,7 +156,6 @@ def sync(
     raise typer.Exit(run_sync(invocation, once, interval))
 
 
-@app.command(epilog=PREVIEW_EXIT_CODES)
 def diff(
     config_path: ConfigOption = Path("helmcr.yaml"),
     namespace: NamespaceOption = None,
@@ -173,6 +172,9 @@ def diff(
     from_file: FromFileOption = None,
     offline: OfflineOption = False,
     base: BaseOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan here (JSON, no values) for `helmcr apply`.")
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Preview a sync (sync --once --dry-run): the plan and, per release that would change, its diffs."""
@@ -181,34 +183,16 @@ def diff(
         max_uninstalls, force_uninstalls, verbose=verbose,
     )  # fmt: skip
     request = PreviewRequest(detailed_exitcode, context_lines, show_secrets, tuple(from_file or ()), offline,
-                             tuple(base or ()))  # fmt: skip
+                             tuple(base or ()), out)  # fmt: skip
     raise typer.Exit(run_preview(invocation, request))
 
 
-@app.command(epilog=PREVIEW_EXIT_CODES)
-def plan(
-    out: Annotated[Path, typer.Option("--out", help="Where to save the plan (JSON; no values in it).")],
-    config_path: ConfigOption = Path("helmcr.yaml"),
-    namespace: NamespaceOption = None,
-    selector: SelectorOption = "",
-    output: OutputOption = Output.text,
-    helm_binary: HelmBinaryOption = None,
-    kubeconfig: KubeconfigOption = None,
-    context: ContextOption = None,
-    max_uninstalls: MaxUninstallsOption = None,
-    force_uninstalls: ForceOption = False,
-    detailed_exitcode: DetailedOption = False,
-    context_lines: ContextLinesOption = 3,
-    show_secrets: ShowSecretsOption = False,
-    verbose: VerboseOption = False,
-) -> None:
-    """Preview a sync and save its plan, for `helmcr apply` to carry out exactly what was reviewed."""
-    invocation = Invocation(
-        config_path, tuple(namespace or ()), selector, output, None, helm_binary, kubeconfig, context,
-        max_uninstalls, force_uninstalls, verbose=verbose,
-    )  # fmt: skip
-    request = PreviewRequest(detailed_exitcode, context_lines, show_secrets, save_to=out)
-    raise typer.Exit(run_preview(invocation, request))
+app.command(name="diff", epilog=PREVIEW_EXIT_CODES)(diff)
+app.command(
+    name="plan",
+    epilog=PREVIEW_EXIT_CODES,
+    help="Preview a sync and, with --out FILE, save its plan for `helmcr apply` to carry out exactly that.",
+)(diff)
 
 
 @app.command(epilog=EXIT_CODES)
