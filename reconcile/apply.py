@@ -91,15 +91,13 @@ def _install_or_upgrade(step: Step, executor: Executor, secrets: list[str]) -> O
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
-    release = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
+    revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action is Action.INSTALL else "upgraded"
     return Outcome(
         step,
         Result.SUCCEEDED,
-        message=f"{verb} release {step.key}: revision {release.revision}",
-        revision=release.revision,
-        chart_name=release.chart_name,
-        chart_version=release.chart_version,
+        message=f"{verb} release {step.key}: revision {revision}",
+        revision=revision,
     )
 
 

@@ -6,23 +6,37 @@ traceback instead of hiding behind a friendly sentence.
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Every exit code of the command line, in one place (the README and each command's --help list them)."""
+
+    CONVERGED = 0
+    NOT_CONVERGED = 1
+    CHANGES_PENDING = 2
+    CONFIG_ERROR = 3
+    CLUSTER_ERROR = 4
+    LEASE_HELD = 5
+    INTERRUPTED = 130
+
 
 class HelmcrError(Exception):
     """Base of every error helmcr reports to a user instead of a traceback."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.NOT_CONVERGED
 
 
 class ConfigError(HelmcrError):
     """The config file is unreadable or invalid; raised before any cluster call."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIG_ERROR
 
 
 class KubeError(HelmcrError):
     """The API server could not be reached or refused a request helmcr cannot do without."""
 
-    exit_code = 4
+    exit_code = ExitCode.CLUSTER_ERROR
 
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
@@ -44,4 +58,4 @@ class ChartError(HelmcrError):
 class LeaseHeldError(HelmcrError):
     """Another run holds the run lease; this run changed nothing."""
 
-    exit_code = 5
+    exit_code = ExitCode.LEASE_HELD

@@ -212,7 +212,6 @@ class Plan:
     """Every step of a run, in the order they are reported; at most one step per release key."""
 
     steps: tuple[Step, ...]
-    warnings: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         return sum(1 for step in self.steps if step.action is action)
@@ -238,8 +237,6 @@ class Outcome:
     result: Result
     message: str = ""
     revision: int = 0
-    chart_name: str = ""
-    chart_version: str = ""
     seconds: float = 0.0
     finished_at: str = ""
 

@@ -232,7 +232,6 @@ def enforce_uninstall_budget(plans: list[Plan], budget: UninstallBudget, owned: 
                 else step
                 for step in plan.steps
             ),
-            warnings=plan.warnings,
         )
         for plan in plans
     ]

@@ -44,8 +44,10 @@ def preview(plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, set
     diffs: list[ReleaseDiff] = []
     problems: list[str] = []
     for watch, plan, deployed in plans:
+        charts = {step.desired.chart for step in plan.changes if step.desired}
+        secret_paths = frozenset().union(*(sensitive_paths(chart_schema(chart)) for chart in charts))
         for step in plan.changes:
-            diff, problem = _diff(step, watch, helm, deployed, settings)
+            diff, problem = _diff(step, watch, helm, deployed, settings, secret_paths)
             diffs.append(diff)
             if problem:
                 problems.append(problem)
@@ -53,7 +55,12 @@ def preview(plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, set
 
 
 def _diff(
-    step: Step, watch: Watch, helm: Helm, deployed: DeployedReader, settings: PreviewSettings
+    step: Step,
+    watch: Watch,
+    helm: Helm,
+    deployed: DeployedReader,
+    settings: PreviewSettings,
+    secret_paths: frozenset[str],
 ) -> tuple[ReleaseDiff, str]:
     notes: list[str] = []
     problem = ""
@@ -74,7 +81,6 @@ def _diff(
             deployed_values, deployed_manifest = deployed(step, watch)
         except HelmcrError as error:
             notes.append(f"the deployed release could not be read: {error}")
-    schema_paths = sensitive_paths(chart_schema(step.desired.chart)) if step.desired else frozenset()
     diff = release_diff(
         step.key,
         step.action,
@@ -82,7 +88,7 @@ def _diff(
         desired_values=desired.values if desired else None,
         deployed_manifest=deployed_manifest,
         desired_manifest=desired_manifest,
-        sensitive_paths=schema_paths,
+        sensitive_paths=secret_paths,
         context=settings.context,
         show_secrets=settings.show_secrets,
         notes=notes,

@@ -33,23 +33,13 @@ from reconcile.adapters.helm import Connection, Helm
 from reconcile.adapters.kube import Kube
 from reconcile.config import Config, Selector, load_config, parse_budget
 from reconcile.diff import render_markdown, render_text, to_json_document
-from reconcile.errors import ConfigError, HelmcrError
+from reconcile.errors import ConfigError, ExitCode, HelmcrError
 from reconcile.model import Action, Result, RunSummary
 from reconcile.observe import Scope
 from reconcile.preview import Preview, PreviewSettings
 from reconcile.report import render_json, render_table, summary_line
 from reconcile.savedplan import plan_document, read_plan, reviewed_only, write_plan
 from reconcile.sync import RunControl, RunOptions, preview_run, sync_once
-
-
-class ExitCode(enum.IntEnum):
-    CONVERGED = 0
-    NOT_CONVERGED = 1
-    CHANGES_PENDING = 2
-    CONFIG_ERROR = 3
-    CLUSTER_ERROR = 4
-    LEASE_HELD = 5
-    INTERRUPTED = 130
 
 
 class Output(enum.StrEnum):
@@ -109,7 +99,10 @@ def run_preview(invocation: Invocation, request: PreviewRequest) -> int:
 
 
 def run_apply(invocation: Invocation, plan_file: Path) -> int:
-    document = read_plan(plan_file)
+    try:
+        document = read_plan(plan_file)
+    except HelmcrError as error:
+        return _failed(error)
     control = RunControl(time_budget_seconds=invocation.time_budget)
     namespaces = invocation.namespaces or tuple(document.get("namespaces") or ())
 
@@ -128,13 +121,16 @@ def _guarded(invocation: Invocation, body: Any, request: PreviewRequest | None =
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # each failed request is reported once, by helmcr
-    errors = Console(stderr=True, soft_wrap=True)
     try:
         code: int = body(_session(invocation, request or PreviewRequest()))
         return code
     except HelmcrError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
-        return error.exit_code
+        return _failed(error)
+
+
+def _failed(error: HelmcrError) -> int:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {error}", highlight=False)
+    return error.exit_code
 
 
 def _session(invocation: Invocation, request: PreviewRequest) -> Session:

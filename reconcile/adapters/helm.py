@@ -83,22 +83,24 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
     """What an install or upgrade would deploy, changing nothing: a server-side dry run when there is a cluster
     (lookups and capabilities are real), ``helm template`` when there is none (CI jobs without credentials)."""
     if offline:
-        argv = ["template", key.name, chart.source, "--namespace", key.namespace, "--values", str(values_file)]
-    else:
-        argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
-                "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
+        hooks = not options.disable_hooks
+        return template_argv(key.name, chart.source, key.namespace, [values_file], hooks) + _source_flags(chart)
+    argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
+            "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
     return argv + _chart_flags(chart, options)
 
 
 def _chart_flags(chart: ChartRef, options: HelmOptions) -> list[str]:
     """Where the chart comes from and what of it is rendered: the same for a real run and its preview."""
+    return _source_flags(chart) + (["--no-hooks"] if options.disable_hooks else [])
+
+
+def _source_flags(chart: ChartRef) -> list[str]:
     flags = []
     if chart.repo_url:
         flags += ["--repo", chart.repo_url]
     if chart.pinned:
         flags += ["--version", chart.version]
-    if options.disable_hooks:
-        flags.append("--no-hooks")
     return flags
 
 
@@ -112,7 +114,8 @@ def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
 
 
 def template_argv(release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool) -> list[str]:
-    """``template``: what a chart renders, offline (for the RBAC it needs); CRDs included, tests left out."""
+    """``template``: what an install would create, offline (scaffold's RBAC, the offline preview): CRDs included,
+    tests left out, as ``helm install`` does."""
     argv = ["template", release, chart, "--namespace", namespace, "--include-crds", "--skip-tests"]
     for path in values_files:
         argv += ["--values", str(path)]
@@ -123,16 +126,6 @@ def template_argv(release: str, chart: str, namespace: str, values_files: Sequen
 
 def _labels_flag(labels: Mapping[str, str]) -> str:
     return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
-
-
-@dataclass(frozen=True)
-class Release:
-    """What helm reports after an install or upgrade, reduced to what the CR's status shows."""
-
-    revision: int
-    status: str
-    chart_name: str
-    chart_version: str
 
 
 class Helm:
@@ -172,11 +165,12 @@ class Helm:
         labels: Mapping[str, str],
         options: HelmOptions,
         secrets: Sequence[str] = (),
-    ) -> Release:
+    ) -> int:
+        """The revision helm made; chart name and version come from the chart itself (see charts.py)."""
         major = self.major_version() if options.rollback_on_failure else 3
         with values_file(values) as path:
             output = self.run(upgrade_argv(key, chart, path, labels, options, major), secrets)
-        return _parse_release(output)
+        return int(_json(output).get("version") or 0)
 
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
@@ -279,14 +273,3 @@ def _json(output: str) -> dict[str, Any]:
     except ValueError:
         raise HelmError("helm succeeded but printed no release JSON") from None
     return document
-
-
-def _parse_release(output: str) -> Release:
-    document = _json(output)
-    metadata = (document.get("chart") or {}).get("metadata") or {}
-    return Release(
-        revision=int(document.get("version") or 0),
-        status=str((document.get("info") or {}).get("status") or ""),
-        chart_name=str(metadata.get("name") or ""),
-        chart_version=str(metadata.get("version") or ""),
-    )

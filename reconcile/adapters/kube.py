@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -69,7 +70,7 @@ class Kube:
                 namespace = _context_namespace(kubeconfig, context)
             else:
                 k8s_config.load_incluster_config(client_configuration=configuration)
-        except (ConfigException, OSError, TypeError, ValueError) as error:
+        except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as error:
             where = kubeconfig or "the default kubeconfig"
             raise KubeError(f"cannot load cluster credentials from {where}: {error}") from None
         configuration.retries = 1

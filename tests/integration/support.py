@@ -7,7 +7,6 @@ processes a run started is read from that log, not from helmcr's own report.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,9 +20,10 @@ from kubernetes import client
 
 from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import Helm
+from devenv.paths import shared_charts_dir
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_CHARTS = Path(os.environ.get("HELMCR_SHARED_CHARTS", REPO.parent / "shared" / "charts"))
+SHARED_CHARTS = shared_charts_dir()
 GROUP = "test.helmcr.io"
 VERSION = "v1alpha1"
 
