@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.adapters.kube import Kube, ResourceType
-from reconcile.errors import KubeError, LeaseHeldError
+from reconcile.errors import KubeConflict, KubeError, KubeNotFound, LeaseHeldError
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ class RunLease:
         """None when acquired; otherwise who holds it, for the message."""
         try:
             current = self.kube.get(LEASES, self.settings.namespace, self.settings.name)
-        except KubeError as error:
-            if error.status != 404:
-                raise
+        except KubeNotFound:
             return self._create()
         spec = current.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
@@ -117,20 +115,16 @@ class RunLease:
         }
         try:
             self._current = self.kube.create(LEASES, self.settings.namespace, body)
-        except KubeError as error:
-            if error.status == 409:
-                return "created by another run at the same moment"
-            raise
+        except KubeConflict:
+            return "created by another run at the same moment"
         return None
 
     def _write(self, body: dict[str, Any]) -> str | None:
         """A replace with the resourceVersion read: of two runs racing for an expired lease, exactly one wins."""
         try:
             self._current = self.kube.replace(LEASES, self.settings.namespace, self.settings.name, body)
-        except KubeError as error:
-            if error.status == 409:
-                return "taken by another run at the same moment"
-            raise
+        except KubeConflict:
+            return "taken by another run at the same moment"
         return None
 
     def _spec(self, transitions: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
 from reconcile.config import Selector, Watch
-from reconcile.errors import KubeError
+from reconcile.errors import KubeNotFound
 from reconcile.labels import named_selector, owned_selector, ownership_labels
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus
 from reconcile.observed import observed_releases
@@ -117,14 +117,11 @@ def _list_resources(watch: Watch, kube: Kube, scope: Scope, page_size: int) -> l
     for namespace in _scopes(watch, scope):
         try:
             items += kube.list(resource, namespace, page_size)
-        except KubeError as error:
-            if error.status == 404:
-                raise KubeError(
-                    f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
-                    f"CRD installed, and are group, version and kind (or plural) right in the config?",
-                    404,
-                ) from None
-            raise
+        except KubeNotFound:
+            raise KubeNotFound(
+                f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
+                f"CRD installed, and are group, version and kind (or plural) right in the config?"
+            ) from None
     return items
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
 from reconcile.clock import TIME_FORMAT, now
-from reconcile.errors import KubeError
+from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, FailurePolicy, Outcome, Result, State
 
 log = logging.getLogger(__name__)
@@ -146,14 +146,10 @@ def _patch_status(
     """Through the status subresource; a CRD without one keeps status in the object itself."""
     try:
         kube.patch(resource, namespace, name, {"status": status}, subresource="status")
-    except KubeError as error:
-        if error.status != 404:
-            raise
+    except KubeNotFound:
         try:
             kube.patch(resource, namespace, name, {"status": status})
-        except KubeError as again:
-            if again.status not in (403, 404):
-                raise
+        except (KubeNotFound, KubeForbidden):
             # 404: deleted meanwhile; 403: least-privilege RBAC grants only the status subresource, whose 404
             # then also meant the CR is gone (the next run uninstalls its release).
             log.info("%s/%s was deleted before its status could be written", namespace or "", name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconcile.errors import HelmError
+from reconcile.errors import (
+    HelmConflict,
+    HelmError,
+    HelmInterrupted,
+    HelmReleaseLocked,
+    HelmRenderError,
+    HelmTimeout,
+)
 from reconcile.model import ChartRef, HelmOptions, ReleaseKey
 from reconcile.redact import redact
 
@@ -203,27 +211,35 @@ class Helm:
 
     def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True) -> str:
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
-            process = subprocess.Popen(
-                [self.resolve(), *argv, *(self.connection.flags() if connect else [])],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self._helm_env(home),
-                start_new_session=True,
-            )
             with self._lock:
                 self.processes += 1
-                self._live.add(process)
-            try:
-                stdout, stderr = process.communicate()
-            finally:
-                with self._lock:
-                    self._live.discard(process)
-        if process.returncode != 0:
-            if process.returncode < 0:
-                raise HelmError(f"helm was stopped by signal {-process.returncode} before it finished", 1)
-            raise HelmError(short_message(stderr or stdout, secrets), process.returncode)
+            returncode, stdout, stderr = self._execute(
+                [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home)
+            )
+        if returncode < 0:
+            raise HelmInterrupted(f"helm was stopped by signal {-returncode} before it finished", 1)
+        if returncode != 0:
+            raise helm_error(short_message(stderr or stdout, secrets), returncode)
         return stdout
+
+    def _execute(self, argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+        """The process: helm in a session of its own, tracked so a signal can stop it; unit tests replace it."""
+        process = subprocess.Popen(
+            [self.resolve(), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._live.add(process)
+        try:
+            stdout, stderr = process.communicate()
+        finally:
+            with self._lock:
+                self._live.discard(process)
+        return process.returncode, stdout, stderr
 
     def terminate_all(self) -> int:
         """Ask every running helm to stop (SIGTERM lets it record the release as failed); returns how many."""
@@ -265,6 +281,36 @@ def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
     text = " ".join(detail).removeprefix("Error:").strip() or "helm failed"
     text = redact(text, list(secrets))
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+HELM_ERROR_PATTERNS: tuple[tuple[type[HelmError], re.Pattern[str]], ...] = (
+    (HelmReleaseLocked, re.compile(r"another operation \(install/upgrade/rollback\) is in progress")),
+    (HelmTimeout, re.compile(r"timed out waiting|context deadline exceeded|timed out after")),
+    (
+        HelmConflict,
+        re.compile(
+            r"conflict occurred while applying|Apply failed with \d+ conflicts?|the object has been modified|"
+            r"exists and cannot be imported into the current release|cannot re-use a name"
+        ),
+    ),
+    (
+        HelmRenderError,
+        re.compile(
+            r"parse error|execution error at|template: |YAML parse error|error converting YAML|"
+            r"unable to build kubernetes objects|values don't meet the specifications of the schema|"
+            r"chart requires kubeVersion|function \S+ not defined|failed to render"
+        ),
+    ),
+)
+
+
+def helm_error(message: str, returncode: int) -> HelmError:
+    """The category of a helm failure, from its message: helm has no error codes, only its words, and these
+    are the same in Helm 3 and 4."""
+    for error_type, pattern in HELM_ERROR_PATTERNS:
+        if pattern.search(message):
+            return error_type(message, returncode)
+    return HelmError(message, returncode)
 
 
 def _json(output: str) -> dict[str, Any]:

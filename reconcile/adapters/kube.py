@@ -21,7 +21,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from reconcile.errors import KubeError
+from reconcile.errors import KubeConflict, KubeError, KubeForbidden, KubeNotFound, KubeTransient
 
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -134,30 +134,50 @@ class Kube:
         accept: str = "application/json",
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        """One request; a failure raises the :mod:`reconcile.errors` type that says what the caller can do."""
         headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
+        with self._counter:
+            self.requests += 1
+        status, data = self._send(method, path, list((query or {}).items()), headers, body)
+        if not 200 <= status < 300:
+            raise api_error(status, f"{method} {path}: {_api_reason(status, data)}")
+        parsed: dict[str, Any] = json.loads(data) if data else {}
+        return parsed
+
+    def _send(
+        self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: Any
+    ) -> tuple[int, bytes]:
+        """The transport: the official client's REST layer (credentials, TLS, proxies); unit tests replace it."""
         method, url, headers, payload, _ = self._api.param_serialize(
             method=method,
             resource_path=path,
-            query_params=list((query or {}).items()),
+            query_params=query,
             header_params=headers,
             body=body,
             auth_settings=["BearerToken"],
         )
-        with self._counter:
-            self.requests += 1
         try:
             response = self._api.call_api(
                 method, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
             )
-            data = response.read()
+            return int(response.status), bytes(response.read() or b"")
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise KubeError(f"cannot reach the API server at {self.server}: {_network_reason(error)}") from None
-        if not 200 <= response.status < 300:
-            raise KubeError(f"{method} {path}: {_api_reason(response.status, data)}", status=response.status)
-        parsed: dict[str, Any] = json.loads(data) if data else {}
-        return parsed
+            raise KubeTransient(f"cannot reach the API server at {self.server}: {_network_reason(error)}") from None
+
+
+def api_error(status: int, message: str) -> KubeError:
+    """The error type of an HTTP status: what the caller can do about it, not the number."""
+    if status == 404:
+        return KubeNotFound(message)
+    if status == 409:
+        return KubeConflict(message)
+    if status in (401, 403):
+        return KubeForbidden(message)
+    if status == 429 or status >= 500:
+        return KubeTransient(message)
+    return KubeError(message)
 
 
 def _context_namespace(kubeconfig: str, context: str) -> str:
