@@ -32,9 +32,9 @@ from devenv.controlplane import ControlPlane
 from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import isolated_helm
 from reconcile.charts import resolve_chart
-from reconcile.config import Watch
 from reconcile.desired import desired_from_resource
 from reconcile.labels import ownership_labels
+from reconcile.settings import Watch
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "examples" / "memcached" / "chart"

@@ -1,14 +1,15 @@
 """Carry out a plan through helm, with bounded concurrency, and record an outcome for every step.
 
-It never re-decides: the plan already holds one step per release, so no two helm operations ever touch one release.
-A failing step becomes a failed outcome with helm's message (redacted) and the others go on.
+It only executes: each action has one way of being done (:data:`ACTIONS`), chosen by the action alone, and the
+plan already holds one step per release, so no two helm operations ever touch one release. A failing step becomes
+a failed outcome with helm's message (redacted) and its error's category, and the others go on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -16,18 +17,17 @@ from reconcile.adapters.helm import Helm
 from reconcile.adapters.helm_storage import mark_failed
 from reconcile.adapters.kube import Kube
 from reconcile.clock import now
-from reconcile.config import duration_seconds
 from reconcile.errors import HelmcrError
 from reconcile.labels import ownership_labels
-from reconcile.model import Action, HelmOptions, Outcome, Plan, Result, State, Step
+from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
 from reconcile.redact import redact, secret_strings
+from reconcile.settings import HelmOptions
 
 log = logging.getLogger(__name__)
-UNCHANGED_RESULTS = {Action.SKIP: Result.SKIPPED, Action.BLOCKED: Result.BLOCKED}
 
 Gate = Callable[[Step, float], str]
 """Asked before each helm operation with its timeout in seconds: "" to go ahead, else why not (a signal arrived,
-the time budget would be exceeded, the run lease was lost)."""
+the time budget would be exceeded, the run lease was lost). It says nothing about the step itself: the plan did."""
 
 
 @dataclass(frozen=True)
@@ -56,51 +56,67 @@ def apply_plan(
 
 
 def _carry_out(step: Step, executor: Executor) -> Outcome:
-    if step.action in UNCHANGED_RESULTS:
-        return Outcome(step, UNCHANGED_RESULTS[step.action], message=step.reason)
-    refusal = executor.gate(step, duration_seconds(executor.options.timeout))
+    if not step.action.changes_release:
+        return unchanged_outcome(step)
+    refusal = executor.gate(step, executor.options.timeout_seconds)
     if refusal:
         return Outcome(step, Result.NOT_STARTED, message=f"not started: {refusal}")
     log.info("%s %s: %s", step.action, step.key, step.reason)
     started = time.monotonic()
     secrets = secret_strings(step.desired.values) if step.desired else []
     try:
-        if step.state is State.STUCK:
-            _unlock(step, executor, secrets)
-        if step.action is Action.UNINSTALL:
-            outcome = _uninstall(step, executor, secrets)
-        else:
-            outcome = _install_or_upgrade(step, executor, secrets)
+        outcome = ACTIONS[step.action](step, executor, secrets)
     except HelmcrError as error:
-        outcome = Outcome(step, Result.FAILED, message=redact(str(error), secrets))
+        outcome = Outcome(step, Result.FAILED, message=redact(str(error), secrets), error=error.category)
     return replace(outcome, seconds=time.monotonic() - started, finished_at=now())
 
 
-def _unlock(step: Step, executor: Executor, secrets: list[str]) -> None:
-    """The stuck record is marked failed first (helm refuses to touch a pending release); a release that never got
-    past pending-install is then uninstalled, so the install starts clean."""
-    observed = step.observed
-    assert observed is not None, "a stuck step always carries the stuck release"
-    why = f"helmcr: {observed.status} since {observed.modified_at:.0f} (epoch s), its operation died; marked failed"
-    mark_failed(executor.kube, step.key, observed.revision, why)
-    if step.action is Action.INSTALL:
-        executor.helm.uninstall(step.key, executor.options, secrets)
-
-
-def _install_or_upgrade(step: Step, executor: Executor, secrets: list[str]) -> Outcome:
+def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    """``helm upgrade --install``, for an install as for an upgrade: a release created meanwhile is not lost."""
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
-    verb = "installed" if step.action is Action.INSTALL else "upgraded"
-    return Outcome(
-        step,
-        Result.SUCCEEDED,
-        message=f"{verb} release {step.key}: revision {revision}",
-        revision=revision,
-    )
+    verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"
+    return Outcome(step, Result.SUCCEEDED, message=f"{verb} release {step.key}: revision {revision}", revision=revision)
 
 
-def _uninstall(step: Step, executor: Executor, secrets: list[str]) -> Outcome:
+def _uninstall(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     executor.helm.uninstall(step.key, executor.options, secrets)
     return Outcome(step, Result.SUCCEEDED, message=f"uninstalled release {step.key}")
+
+
+def _unlock(step: Step, executor: Executor) -> None:
+    """Helm refuses to touch a pending release, and the process that would have finished it is gone: its record is
+    marked failed, as helm itself would have done had it survived."""
+    observed = step.observed
+    assert observed is not None, "an unlocking step always carries the stuck release"
+    why = f"helmcr: {observed.status} since {observed.modified_at:.0f} (epoch s), its operation died; marked failed"
+    mark_failed(executor.kube, step.key, observed.revision, why)
+
+
+def _unlock_and_upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    _unlock(step, executor)
+    return _upgrade(step, executor, secrets)
+
+
+def _reinstall(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    """A release that never got past pending-install is uninstalled once unlocked, so the install starts clean."""
+    _unlock(step, executor)
+    executor.helm.uninstall(step.key, executor.options, secrets)
+    return _upgrade(step, executor, secrets)
+
+
+def _unlock_and_uninstall(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    _unlock(step, executor)
+    return _uninstall(step, executor, secrets)
+
+
+ACTIONS: dict[Action, Callable[[Step, Executor, Sequence[str]], Outcome]] = {
+    Action.INSTALL: _upgrade,
+    Action.UPGRADE: _upgrade,
+    Action.UNINSTALL: _uninstall,
+    Action.UNLOCK_AND_UPGRADE: _unlock_and_upgrade,
+    Action.REINSTALL: _reinstall,
+    Action.UNLOCK_AND_UNINSTALL: _unlock_and_uninstall,
+}

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from reconcile.config import Watch
 from reconcile.errors import ConfigError
+from reconcile.settings import Watch
 
 SUFFIXES = {".yaml", ".yml", ".json"}
 

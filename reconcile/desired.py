@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from reconcile.config import Watch
 from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
-from reconcile.model import ChartRef, Desired, HelmOptions, ReleaseKey, ResourceRef
+from reconcile.model import ChartRef, Desired, ReleaseKey, ResourceRef
+from reconcile.settings import HelmOptions, Watch
 
 DIGEST_SCHEMA = "helmcr/v1"
 DIGEST_LENGTH = 40

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-if TYPE_CHECKING:
-    from reconcile.model import ResourceRef
+from reconcile.model import ResourceRef
 
 MANAGER = "helmcr"
 LABEL_PREFIX = "helmcr.io/"
@@ -51,6 +50,20 @@ def ownership_labels(owner: ResourceRef, digest: str, keep: bool = False) -> dic
         LABEL_OWNER_UID: owner.uid,
         LABEL_DIGEST: digest,
     }
+
+
+def owner_from_labels(labels: Mapping[str, str]) -> ResourceRef | None:
+    """The CR a release's labels name as its owner, or None when helmcr did not create it (informative only:
+    long names are stored shortened; the UID is what identifies)."""
+    if labels.get(LABEL_MANAGED_BY) != MANAGER:
+        return None
+    return ResourceRef(
+        group=labels.get(LABEL_OWNER_GROUP, ""),
+        kind=labels.get(LABEL_OWNER_KIND, ""),
+        namespace=labels.get(LABEL_OWNER_NAMESPACE, ""),
+        name=labels.get(LABEL_OWNER_NAME, ""),
+        uid=labels.get(LABEL_OWNER_UID, ""),
+    )
 
 
 def owned_selector(group: str, kind: str) -> str:

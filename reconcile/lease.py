@@ -8,7 +8,6 @@ holder stopped renewing (killed, OOM, node lost) is taken over once it expires.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 import os
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.adapters.kube import Kube, ResourceType
+from reconcile.clock import now_micro, parse_time
 from reconcile.errors import KubeConflict, KubeError, KubeNotFound, LeaseHeldError
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class RunLease:
         return None
 
     def _spec(self, transitions: int) -> dict[str, Any]:
-        moment = _micro_time()
+        moment = now_micro()
         return {
             "holderIdentity": self.holder,
             "leaseDurationSeconds": self.settings.duration_seconds,
@@ -141,7 +141,7 @@ class RunLease:
         interval = max(1.0, self.settings.duration_seconds / 3)
         while not self._stop.wait(interval):
             spec = dict(self._current.get("spec") or {})
-            spec["renewTime"] = _micro_time()
+            spec["renewTime"] = now_micro()
             try:
                 if self._write({**self._current, "spec": spec}) is not None:
                     raise KubeError("the lease was taken by another run")
@@ -163,13 +163,6 @@ class RunLease:
 
 
 def _expired(spec: dict[str, Any], default_duration: int) -> bool:
-    renewed = spec.get("renewTime") or spec.get("acquireTime")
-    if not renewed:
-        return True
+    renewed = parse_time(str(spec.get("renewTime") or spec.get("acquireTime") or ""))
     duration = int(spec.get("leaseDurationSeconds") or default_duration)
-    when = datetime.datetime.fromisoformat(str(renewed).replace("Z", "+00:00"))
-    return datetime.datetime.now(datetime.UTC) > when + datetime.timedelta(seconds=duration)
-
-
-def _micro_time() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return time.time() > renewed + duration

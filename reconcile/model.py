@@ -11,18 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.labels import (
-    LABEL_DIGEST,
-    LABEL_KEEP,
-    LABEL_MANAGED_BY,
-    LABEL_OWNER_GROUP,
-    LABEL_OWNER_KIND,
-    LABEL_OWNER_NAME,
-    LABEL_OWNER_NAMESPACE,
-    LABEL_OWNER_UID,
-    MANAGER,
-)
-
 
 @dataclass(frozen=True, order=True)
 class ReleaseKey:
@@ -67,30 +55,6 @@ class ChartRef:
 
 
 @dataclass(frozen=True)
-class HelmOptions:
-    """Per-kind settings that change how helm runs; the rendering ones are part of the digest."""
-
-    timeout: str = "5m0s"
-    wait: bool = False
-    history_max: int = 10
-    disable_hooks: bool = False
-    rollback_on_failure: bool = False
-
-
-@dataclass(frozen=True)
-class FailurePolicy:
-    """When a pending release counts as stuck, and how long a failed attempt waits before the next one."""
-
-    stuck_after_seconds: float = 900.0
-    backoff_seconds: float = 60.0
-    max_backoff_seconds: float = 3600.0
-
-    def backoff(self, failures: int) -> float:
-        """Exponential: the base after the 1st failure, twice it after the 2nd, four times after the 3rd; capped."""
-        return float(min(self.max_backoff_seconds, self.backoff_seconds * 2 ** max(0, failures - 1)))
-
-
-@dataclass(frozen=True)
 class Desired:
     """What one custom resource asks for. ``invalid`` holds why it cannot be acted on; then values may be empty."""
 
@@ -126,50 +90,65 @@ class ReleaseStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Observed:
-    """The latest revision of one Helm release, from its record's labels alone (the payload is never decoded)."""
+    """The latest revision of one Helm release, decoded once from its record's labels (never from its payload).
+
+    ``owner`` is the CR helmcr created the release for, or None when helmcr did not create it.
+    """
 
     key: ReleaseKey
     revision: int
     status: ReleaseStatus
-    labels: Mapping[str, str]
+    owner: ResourceRef | None = None
+    digest: str = ""
+    kept: bool = False  # labelled helmcr.io/keep=true: outlives its CR
     ever_deployed: bool = True
     modified_at: float = 0.0  # epoch seconds the latest record was written; tells a stuck operation from a slow one
 
     @property
     def managed(self) -> bool:
-        return self.labels.get(LABEL_MANAGED_BY) == MANAGER
+        return self.owner is not None
 
     @property
     def owner_uid(self) -> str:
-        return self.labels.get(LABEL_OWNER_UID, "")
-
-    @property
-    def digest(self) -> str:
-        return self.labels.get(LABEL_DIGEST, "")
-
-    @property
-    def owner(self) -> ResourceRef:
-        return owner_from_labels(self.labels)
-
-    @property
-    def kept(self) -> bool:
-        return self.labels.get(LABEL_KEEP) == "true"
+        return self.owner.uid if self.owner is not None else ""
 
 
 class Action(enum.StrEnum):
+    """What a step does; the executor has one way of doing each, and never looks at why (the state)."""
+
     INSTALL = "install"
     UPGRADE = "upgrade"
     UNINSTALL = "uninstall"
-    SKIP = "skip"
-    BLOCKED = "blocked"
+    UNLOCK_AND_UPGRADE = "unlock-and-upgrade"  # mark a dead pending-* record failed, then upgrade
+    REINSTALL = "reinstall"  # mark a dead, never-deployed release failed, uninstall it, install afresh
+    UNLOCK_AND_UNINSTALL = "unlock-and-uninstall"  # mark a dead pending-* record failed, then uninstall
+    SKIP = "skip"  # nothing to do: converged, or not helmcr's to touch
+    WAIT = "wait"  # nothing this run: a failed attempt waits out its backoff
+    BLOCKED = "blocked"  # cannot be done until someone changes something
+    HOLD = "hold"  # would change the release, but this run is not allowed to (an unreviewed step)
 
     @property
     def changes_release(self) -> bool:
-        return self in {self.INSTALL, self.UPGRADE, self.UNINSTALL}
+        return self in CHANGE_ENDS_IN
+
+    @property
+    def ends_in(self) -> Action:
+        """The plain change an action amounts to (install, upgrade or uninstall), for counts and reasons."""
+        return CHANGE_ENDS_IN.get(self, self)
+
+
+CHANGE_ENDS_IN = {
+    Action.INSTALL: Action.INSTALL,
+    Action.UPGRADE: Action.UPGRADE,
+    Action.UNINSTALL: Action.UNINSTALL,
+    Action.UNLOCK_AND_UPGRADE: Action.UPGRADE,
+    Action.REINSTALL: Action.INSTALL,
+    Action.UNLOCK_AND_UNINSTALL: Action.UNINSTALL,
+}
 
 
 class State(enum.StrEnum):
-    """What the planner concluded about a pair; each maps to exactly one action (see docs/planner.md)."""
+    """What the planner concluded about a pair; :data:`reconcile.decide.RULES` maps each to exactly one action."""
 
     ABSENT = "absent"
     IN_SYNC = "in-sync"
@@ -179,14 +158,18 @@ class State(enum.StrEnum):
     ORPHANED = "orphaned"
     DESELECTED = "deselected"
     UNMANAGED = "unmanaged"
+    ADOPTABLE = "adoptable"
     CONFLICT = "conflict"
     LOCKED = "locked"
     INVALID = "invalid"
     UNKNOWN_OWNER = "unknown-owner"
     STUCK = "stuck"
+    STUCK_UPGRADE = "stuck-upgrade"
+    STUCK_ORPHAN = "stuck-orphan"
     BACKOFF = "backoff"
     KEPT = "kept"
     OVER_BUDGET = "over-budget"
+    UNREVIEWED = "unreviewed"
 
 
 @dataclass(frozen=True)
@@ -204,7 +187,7 @@ class Step:
     def owner(self) -> ResourceRef | None:
         if self.desired is not None:
             return self.desired.owner
-        return owner_from_labels(self.observed.labels) if self.observed is not None else None
+        return self.observed.owner if self.observed is not None else None
 
 
 @dataclass(frozen=True)
@@ -214,7 +197,8 @@ class Plan:
     steps: tuple[Step, ...]
 
     def count(self, action: Action) -> int:
-        return sum(1 for step in self.steps if step.action is action)
+        """Steps that amount to ``action`` (an unlock-and-uninstall is an uninstall)."""
+        return sum(1 for step in self.steps if step.action.ends_in is action)
 
     @property
     def changes(self) -> tuple[Step, ...]:
@@ -239,10 +223,24 @@ class Outcome:
     revision: int = 0
     seconds: float = 0.0
     finished_at: str = ""
+    error: str = ""  # the failure's category (reconcile.errors), for reports and later decisions
 
     @property
     def ok(self) -> bool:
         return self.result in {Result.SUCCEEDED, Result.SKIPPED}
+
+
+UNCHANGED_RESULTS = {
+    Action.SKIP: Result.SKIPPED,
+    Action.WAIT: Result.SKIPPED,
+    Action.BLOCKED: Result.BLOCKED,
+    Action.HOLD: Result.NOT_STARTED,
+}
+
+
+def unchanged_outcome(step: Step) -> Outcome:
+    """A step that changes nothing this run (a dry run's changes too: they are reported as not started)."""
+    return Outcome(step, UNCHANGED_RESULTS.get(step.action, Result.NOT_STARTED), message=step.reason)
 
 
 @dataclass(frozen=True)
@@ -269,14 +267,3 @@ class RunSummary:
     @property
     def failed(self) -> tuple[Outcome, ...]:
         return tuple(o for o in self.outcomes if not o.ok)
-
-
-def owner_from_labels(labels: Mapping[str, str]) -> ResourceRef:
-    """The CR a managed release names as its owner (informative only: long names are stored shortened)."""
-    return ResourceRef(
-        group=labels.get(LABEL_OWNER_GROUP, ""),
-        kind=labels.get(LABEL_OWNER_KIND, ""),
-        namespace=labels.get(LABEL_OWNER_NAMESPACE, ""),
-        name=labels.get(LABEL_OWNER_NAME, ""),
-        uid=labels.get(LABEL_OWNER_UID, ""),
-    )

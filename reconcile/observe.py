@@ -1,96 +1,159 @@
-"""Observe one kind: its CRs and the releases helmcr owns for it, as the planner's single input (an Inventory).
+"""Observe one kind, in one shape whether or not there is a cluster: an Inventory for the planner, and a reader of
+what each release has deployed now (for the preview's diffs).
 
-Costs one LIST of the CRs and one metadata-only LIST of release records per namespace scope; only when some CR
-has no release yet, one more LIST checks that no one else's release holds its name. A LIST that fails raises, so
-a partial view is never planned on.
+``ClusterSource`` costs one LIST of the CRs and one metadata-only LIST of release records per namespace scope;
+only when some CR has no release yet, one more LIST checks that no one else's release holds its name. A LIST that
+fails raises, so a partial view is never planned on. ``OfflineSource`` has no cluster at all: CR files (say, the
+target branch's) stand for what is deployed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
+from reconcile.adapters.helm import Helm
+from reconcile.adapters.helm_storage import read_release
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
-from reconcile.config import Selector, Watch
+from reconcile.assess import Inventory
+from reconcile.crfiles import load_resources
 from reconcile.errors import KubeNotFound
-from reconcile.labels import named_selector, owned_selector, ownership_labels
-from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus
+from reconcile.labels import named_selector, owned_selector
+from reconcile.manifests import release_manifest
+from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.observed import observed_releases
-from reconcile.plan import Inventory
+from reconcile.redact import secret_strings
+from reconcile.settings import Scope, Selector, Watch
 
 NAMES_PER_QUERY = 100
 
+ToDesired = Callable[[Mapping[str, Any]], Desired]
+Deployed = tuple[Mapping[str, Any] | None, str]
+"""The values and the manifest (hooks included) a release has now."""
+DeployedReader = Callable[[Step], Deployed]
 
-@dataclass(frozen=True)
-class Scope:
-    """What this invocation narrows, on top of the config file."""
 
-    namespaces: tuple[str, ...] = ()
-    selector: Selector = field(default_factory=Selector)
+class Source(Protocol):
+    def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory: ...
+
+    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader: ...
 
 
 def resource_type(watch: Watch) -> ResourceType:
     return ResourceType(watch.group, watch.version, watch.resource_plural)
 
 
-def observe(
-    watch: Watch,
-    kube: Kube,
-    scope: Scope,
-    page_size: int,
-    to_desired: Callable[[dict[str, Any]], Desired],
-    files: list[dict[str, Any]] | None = None,
-) -> Inventory:
-    """``files``: CRs read from files replace the cluster's as the desired state (a pull-request preview); the
-    cluster's CRs then only lend them their identity, and a cluster CR missing from the files counts as deleted."""
-    cluster = _list_resources(watch, kube, scope, page_size)
-    resources = cluster if files is None else _with_cluster_identity(files, cluster)
-    selected = [r for r in resources if _selected(r, watch.selector, scope.selector)]
-    desired = [to_desired(r) for r in selected]
-    cr_scopes = _scopes(watch, scope)
-    release_scopes = [watch.target_namespace] if watch.target_namespace else cr_scopes
-    owned: list[Observed] = []
-    for namespace in release_scopes:
-        records = kube.list(SECRETS, namespace, page_size, owned_selector(watch.group, watch.kind), metadata_only=True)
-        owned += observed_releases(records)
-    owned_keys = {o.key for o in owned}
-    unmatched = [d for d in desired if not d.invalid and d.key not in owned_keys]
-    return Inventory(
-        desired=tuple(desired),
-        owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
-        others=tuple(_others(kube, unmatched, page_size)),
-        present_uids=frozenset(uid for r in resources if (uid := str((r.get("metadata") or {}).get("uid") or ""))),
-        complete=True,
-        adopt=watch.adopt,
-        now=time.time(),
-        policy=watch.policy,
-    )
+class ClusterSource:
+    """The cluster's CRs (or, with ``files``, CR files that replace them: a pull-request preview, where the cluster's
+    CRs only lend them their identity and a cluster CR missing from the files counts as deleted)."""
 
+    def __init__(self, kube: Kube, scope: Scope, page_size: int, files: tuple[Path, ...] = ()) -> None:
+        self.kube = kube
+        self.scope = scope
+        self.page_size = page_size
+        self.files = files
 
-def observe_offline(
-    watch: Watch,
-    scope: Scope,
-    base: list[dict[str, Any]],
-    files: list[dict[str, Any]],
-    to_desired: Callable[[dict[str, Any]], Desired],
-) -> tuple[Inventory, dict[ReleaseKey, Desired]]:
-    """No cluster at all: the base CR files (say, the target branch's) stand for what is deployed."""
-    before = [to_desired(r) for r in base if _selected(r, watch.selector, scope.selector)]
-    deployed = {d.key: d for d in before if not d.invalid}
-    owned = tuple(
-        Observed(
-            key,
-            1,
-            ReleaseStatus.DEPLOYED,
-            {"owner": "helm", "name": key.name, **ownership_labels(d.owner, d.digest, d.keep)},
+    def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
+        cluster = self._list_resources(watch)
+        if self.files:
+            files = load_resources(self.files, watch, self.scope.default_namespace())
+            resources = _with_cluster_identity(files, cluster)
+        else:
+            resources = cluster
+        desired = [to_desired(r) for r in resources if _selected(r, watch.selector, self.scope.selector)]
+        cr_scopes = _scopes(watch, self.scope)
+        owned: list[Observed] = []
+        for namespace in [watch.target_namespace] if watch.target_namespace else cr_scopes:
+            owned += self._releases(namespace, owned_selector(watch.group, watch.kind))
+        owned_keys = {o.key for o in owned}
+        return Inventory(
+            desired=tuple(desired),
+            owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
+            others=tuple(self._others([d for d in desired if not d.invalid and d.key not in owned_keys])),
+            present_uids=frozenset(uid for r in resources if (uid := str((r.get("metadata") or {}).get("uid") or ""))),
+            complete=True,
+            adopt=watch.adopt,
+            now=time.time(),
+            policy=watch.policy,
         )
-        for key, d in sorted(deployed.items())
-    )
-    desired = tuple(to_desired(r) for r in files if _selected(r, watch.selector, scope.selector))
-    inventory = Inventory(desired=desired, owned=owned, adopt=watch.adopt, now=time.time(), policy=watch.policy)
-    return inventory, deployed
+
+    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader:
+        """The values and manifest stored in the release's latest record."""
+
+        def read(step: Step) -> Deployed:
+            assert step.observed is not None, "only a step on an existing release has a deployed side"
+            release = read_release(self.kube, step.key, step.observed.revision)
+            return release.get("config") or {}, release_manifest(release)
+
+        return read
+
+    def _list_resources(self, watch: Watch) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for namespace in _scopes(watch, self.scope):
+            try:
+                items += self.kube.list(resource_type(watch), namespace, self.page_size)
+            except KubeNotFound:
+                raise KubeNotFound(
+                    f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
+                    f"CRD installed, and are group, version and kind (or plural) right in the config?"
+                ) from None
+        return items
+
+    def _releases(self, namespace: str | None, selector: str) -> list[Observed]:
+        records = self.kube.list(SECRETS, namespace, self.page_size, selector, metadata_only=True)
+        return observed_releases(records)
+
+    def _others(self, unmatched: list[Desired]) -> list[Observed]:
+        """Releases already holding a name some new CR wants: the only reason a no-op run never asks this."""
+        by_namespace: dict[str, list[str]] = {}
+        for desired in unmatched:
+            by_namespace.setdefault(desired.key.namespace, []).append(desired.key.name)
+        found: list[Observed] = []
+        for namespace, names in sorted(by_namespace.items()):
+            for start in range(0, len(names), NAMES_PER_QUERY):
+                found += self._releases(namespace, named_selector(names[start : start + NAMES_PER_QUERY]))
+        return found
+
+
+class OfflineSource:
+    """No cluster: ``base`` CR files stand for what is deployed (each as revision 1, deployed, owned), ``files``
+    for what is wanted; both are rendered with ``helm template``."""
+
+    def __init__(self, scope: Scope, base: tuple[Path, ...], files: tuple[Path, ...]) -> None:
+        self.scope = scope
+        self.base = base
+        self.files = files
+        self._deployed: dict[str, dict[ReleaseKey, Desired]] = {}
+
+    def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
+        def selected(paths: tuple[Path, ...]) -> list[Desired]:
+            resources = load_resources(paths, watch, self.scope.default_namespace())
+            return [to_desired(r) for r in resources if _selected(r, watch.selector, self.scope.selector)]
+
+        deployed = {d.key: d for d in selected(self.base) if not d.invalid}
+        self._deployed[str(watch)] = deployed
+        owned = tuple(
+            Observed(key, 1, ReleaseStatus.DEPLOYED, owner=d.owner, digest=d.digest, kept=d.keep)
+            for key, d in sorted(deployed.items())
+        )
+        return Inventory(
+            desired=tuple(selected(self.files)), owned=owned, adopt=watch.adopt, now=time.time(), policy=watch.policy
+        )
+
+    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader:
+        """What the base CR files render to."""
+        base = self._deployed.get(str(watch), {})
+
+        def read(step: Step) -> Deployed:
+            before = base[step.key]
+            manifest = helm.render(
+                step.key, before.chart, before.values, watch.helm, True, secret_strings(before.values)
+            )
+            return before.values, manifest
+
+        return read
 
 
 def _with_cluster_identity(files: list[dict[str, Any]], cluster: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,23 +169,9 @@ def _with_cluster_identity(files: list[dict[str, Any]], cluster: list[dict[str, 
     return merged
 
 
-def _identity(resource: dict[str, Any]) -> tuple[str, str]:
+def _identity(resource: Mapping[str, Any]) -> tuple[str, str]:
     metadata = resource.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
-
-
-def _list_resources(watch: Watch, kube: Kube, scope: Scope, page_size: int) -> list[dict[str, Any]]:
-    resource = resource_type(watch)
-    items: list[dict[str, Any]] = []
-    for namespace in _scopes(watch, scope):
-        try:
-            items += kube.list(resource, namespace, page_size)
-        except KubeNotFound:
-            raise KubeNotFound(
-                f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
-                f"CRD installed, and are group, version and kind (or plural) right in the config?"
-            ) from None
-    return items
 
 
 def _scopes(watch: Watch, scope: Scope) -> list[str | None]:
@@ -136,24 +185,11 @@ def _scopes(watch: Watch, scope: Scope) -> list[str | None]:
 def _owner_in_scope(observed: Observed, scopes: list[str | None]) -> bool:
     """By the owning CR's namespace, not the release's: with a targetNamespace, a run over one (or a mistyped)
     namespace must not take the releases of every other namespace's CRs for orphans."""
-    return any(scope is None or scope == observed.owner.namespace for scope in scopes)
+    owner_namespace = observed.owner.namespace if observed.owner else ""
+    return any(scope is None or scope == owner_namespace for scope in scopes)
 
 
-def _selected(resource: dict[str, Any], *selectors: Selector) -> bool:
+def _selected(resource: Mapping[str, Any], *selectors: Selector) -> bool:
     metadata = resource.get("metadata")
     labels = (metadata.get("labels") if isinstance(metadata, dict) else None) or {}
     return all(selector.matches(labels) for selector in selectors)
-
-
-def _others(kube: Kube, unmatched: list[Desired], page_size: int) -> list[Observed]:
-    """Releases already holding a name some new CR wants: the only reason a no-op run never asks this."""
-    by_namespace: dict[str, list[str]] = {}
-    for desired in unmatched:
-        by_namespace.setdefault(desired.key.namespace, []).append(desired.key.name)
-    found: list[Observed] = []
-    for namespace, names in sorted(by_namespace.items()):
-        for start in range(0, len(names), NAMES_PER_QUERY):
-            chunk = names[start : start + NAMES_PER_QUERY]
-            records = kube.list(SECRETS, namespace, page_size, named_selector(chunk), metadata_only=True)
-            found += observed_releases(records)
-    return found

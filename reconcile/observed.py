@@ -8,48 +8,52 @@ helmcr owns it, so the payload (gzipped, base64, often megabytes) is never fetch
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from reconcile.clock import parse_time
+from reconcile.labels import LABEL_DIGEST, LABEL_KEEP, owner_from_labels
 from reconcile.model import Observed, ReleaseKey, ReleaseStatus
 
 DEPLOYED_ONCE = {ReleaseStatus.DEPLOYED, ReleaseStatus.SUPERSEDED}
 
 
+@dataclass(frozen=True)
+class _Record:
+    key: ReleaseKey
+    revision: int
+    status: ReleaseStatus
+    labels: Mapping[str, str]
+    modified_at: float
+
+
 def observed_releases(records: Iterable[Mapping[str, Any]]) -> list[Observed]:
     """Group release records by release and keep the latest revision of each, noting if any revision deployed."""
-    latest: dict[ReleaseKey, tuple[int, ReleaseStatus, Mapping[str, str], float]] = {}
+    latest: dict[ReleaseKey, _Record] = {}
     deployed: set[ReleaseKey] = set()
-    for record in records:
-        parsed = _parse(record)
-        if parsed is None:
-            continue
-        key, revision, status, labels = parsed
-        if status in DEPLOYED_ONCE:
-            deployed.add(key)
-        if key not in latest or revision > latest[key][0]:
-            latest[key] = (revision, status, labels, _modified_at(record))
-    return [
-        Observed(key, revision, status, labels, ever_deployed=key in deployed, modified_at=modified)
-        for key, (revision, status, labels, modified) in sorted(latest.items())
-    ]
+    for record in filter(None, map(_parse, records)):
+        if record.status in DEPLOYED_ONCE:
+            deployed.add(record.key)
+        if record.key not in latest or record.revision > latest[record.key].revision:
+            latest[record.key] = record
+    return [_observed(record, record.key in deployed) for _, record in sorted(latest.items())]
 
 
-def _modified_at(record: Mapping[str, Any]) -> float:
-    """Helm stamps ``modifiedAt`` (epoch seconds) on each write of a record; older records only have their creation."""
-    metadata = record.get("metadata") or {}
-    stamp = (metadata.get("labels") or {}).get("modifiedAt", "")
-    if stamp.isdigit():
-        return float(stamp)
-    created = metadata.get("creationTimestamp") or ""
-    try:
-        return datetime.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
+def _observed(record: _Record, ever_deployed: bool) -> Observed:
+    return Observed(
+        key=record.key,
+        revision=record.revision,
+        status=record.status,
+        owner=owner_from_labels(record.labels),
+        digest=record.labels.get(LABEL_DIGEST, ""),
+        kept=record.labels.get(LABEL_KEEP) == "true",
+        ever_deployed=ever_deployed,
+        modified_at=record.modified_at,
+    )
 
 
-def _parse(record: Mapping[str, Any]) -> tuple[ReleaseKey, int, ReleaseStatus, Mapping[str, str]] | None:
+def _parse(record: Mapping[str, Any]) -> _Record | None:
     """A record that is not a well-formed Helm release record is ignored, never guessed at."""
     metadata = record.get("metadata") or {}
     labels: Mapping[str, str] = metadata.get("labels") or {}
@@ -63,4 +67,13 @@ def _parse(record: Mapping[str, Any]) -> tuple[ReleaseKey, int, ReleaseStatus, M
         status = ReleaseStatus(labels.get("status", ""))
     except ValueError:
         status = ReleaseStatus.UNKNOWN
-    return ReleaseKey(metadata.get("namespace", ""), labels["name"]), revision, status, labels
+    key = ReleaseKey(metadata.get("namespace", ""), labels["name"])
+    return _Record(key, revision, status, labels, _modified_at(metadata))
+
+
+def _modified_at(metadata: Mapping[str, Any]) -> float:
+    """Helm stamps ``modifiedAt`` (epoch seconds) on each write of a record; older records only have their creation."""
+    stamp = (metadata.get("labels") or {}).get("modifiedAt", "")
+    if stamp.isdigit():
+        return float(stamp)
+    return parse_time(str(metadata.get("creationTimestamp") or ""))

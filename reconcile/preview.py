@@ -7,24 +7,18 @@ template`` offline); the deployed side is read from the release record (online) 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconcile.adapters.helm import Helm
-from reconcile.adapters.helm_storage import read_release
-from reconcile.adapters.kube import Kube
 from reconcile.charts import chart_schema
-from reconcile.config import Watch
 from reconcile.diff import ReleaseDiff, release_diff, sensitive_paths
 from reconcile.errors import HelmcrError
-from reconcile.model import Action, Desired, Plan, ReleaseKey, Step
+from reconcile.model import Action, Plan, Step
+from reconcile.observe import DeployedReader
 from reconcile.redact import secret_strings
-
-Deployed = tuple[Mapping[str, Any] | None, str]
-"""The values and the manifest a release has now."""
-
-DeployedReader = Callable[[Step, Watch], Deployed]
+from reconcile.settings import Watch
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ def _diff(
     deployed_manifest = ""
     if step.observed is not None and step.action is not Action.INSTALL:
         try:
-            deployed_values, deployed_manifest = deployed(step, watch)
+            deployed_values, deployed_manifest = deployed(step)
         except HelmcrError as error:
             notes.append(f"the deployed release could not be read: {error}")
     diff = release_diff(
@@ -94,26 +88,3 @@ def _diff(
         notes=notes,
     )
     return diff, problem
-
-
-def from_release_records(kube: Kube) -> DeployedReader:
-    """Online: the values and manifest stored in the release's latest record (hooks included)."""
-
-    def read(step: Step, watch: Watch) -> Deployed:
-        assert step.observed is not None
-        release = read_release(kube, step.key, step.observed.revision)
-        hooks = [str(hook.get("manifest") or "") for hook in release.get("hooks") or []]
-        return release.get("config") or {}, "\n---\n".join([str(release.get("manifest") or ""), *hooks])
-
-    return read
-
-
-def from_base_files(base: Mapping[ReleaseKey, Desired], helm: Helm) -> DeployedReader:
-    """Offline: what the base CR files (e.g. the target branch's) render to."""
-
-    def read(step: Step, watch: Watch) -> Deployed:
-        before = base[step.key]
-        manifest = helm.render(step.key, before.chart, before.values, watch.helm, True, secret_strings(before.values))
-        return before.values, manifest
-
-    return read

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from reconcile.model import Outcome, Result, RunSummary
+from reconcile.model import Action, Outcome, Result, RunSummary
 
 RESULT_STYLE = {
     Result.SUCCEEDED: "green",
@@ -35,16 +35,18 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
         "message": outcome.message,
         "revision": outcome.revision or (step.observed.revision if step.observed else 0),
         "seconds": round(outcome.seconds, 3),
+        **({"errorKind": outcome.error} if outcome.error else {}),
     }
 
 
 def summary_counts(summary: RunSummary) -> dict[str, int]:
-    counts = Counter(f"{o.step.action}:{o.result}" for o in summary.outcomes)
+    counts = Counter((o.step.action.ends_in, o.result) for o in summary.outcomes)
     return {
-        "installed": counts["install:succeeded"],
-        "upgraded": counts["upgrade:succeeded"],
-        "uninstalled": counts["uninstall:succeeded"],
-        "inSync": counts["skip:skipped"],
+        "installed": counts[Action.INSTALL, Result.SUCCEEDED],
+        "upgraded": counts[Action.UPGRADE, Result.SUCCEEDED],
+        "uninstalled": counts[Action.UNINSTALL, Result.SUCCEEDED],
+        "inSync": counts[Action.SKIP, Result.SKIPPED],
+        "waiting": counts[Action.WAIT, Result.SKIPPED],
         "pending": sum(1 for o in summary.outcomes if o.result is Result.NOT_STARTED),
         "blocked": sum(1 for o in summary.outcomes if o.result is Result.BLOCKED),
         "failed": sum(1 for o in summary.outcomes if o.result is Result.FAILED),
@@ -112,6 +114,8 @@ def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:
             f"{counts['uninstalled']} uninstalled",
             f"{counts['inSync']} in sync",
         ]
+        if counts["waiting"]:
+            parts.append(f"{counts['waiting']} waiting to retry")
         if counts["pending"]:
             parts.append(f"{counts['pending']} not started")
     parts += [f"{counts['blocked']} blocked", f"{counts['failed']} failed"]

@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -31,15 +32,16 @@ from rich.console import Console
 from reconcile import __version__
 from reconcile.adapters.helm import Connection, Helm
 from reconcile.adapters.kube import Kube
-from reconcile.config import Config, Selector, load_config, parse_budget
+from reconcile.config import load_config, parse_budget
 from reconcile.diff import render_markdown, render_text, to_json_document
 from reconcile.errors import ConfigError, ExitCode, HelmcrError
 from reconcile.model import Action, Result, RunSummary
-from reconcile.observe import Scope
+from reconcile.observe import ClusterSource, OfflineSource, Source
 from reconcile.preview import Preview, PreviewSettings
 from reconcile.report import render_json, render_table, summary_line
 from reconcile.savedplan import plan_document, read_plan, reviewed_only, write_plan
-from reconcile.sync import RunControl, RunOptions, preview_run, sync_once
+from reconcile.settings import Config, RunOptions, Scope, Selector
+from reconcile.sync import RunControl, preview_run, sync_once
 
 
 class Output(enum.StrEnum):
@@ -80,25 +82,40 @@ class PreviewRequest:
     save_to: Path | None = None
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """How a command reaches the cluster and helm; unit tests hand in fakes of both."""
+
+    kube: Callable[[str, str], Kube] = lambda kubeconfig, context: Kube.connect(
+        kubeconfig, context, user_agent=f"helmcr/{__version__}"
+    )
+    helm: Callable[[str, Connection], Helm] = Helm
+
+
 @dataclass
 class Session:
     config: Config
     options: RunOptions
-    kube: Kube | None
+    kube: Kube | None  # None only offline
     helm: Helm
     errors: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
+    def source(self, request: PreviewRequest) -> Source:
+        if self.kube is None:
+            return OfflineSource(self.options.scope, request.base_files, request.files)
+        return ClusterSource(self.kube, self.options.scope, self.config.page_size, request.files)
 
-def run_sync(invocation: Invocation, once: bool, interval: float) -> int:
+
+def run_sync(invocation: Invocation, once: bool, interval: float, adapters: Adapters = Adapters()) -> int:
     control = RunControl(time_budget_seconds=invocation.time_budget)
-    return _guarded(invocation, lambda session: _sync_passes(session, invocation, control, once, interval))
+    return _guarded(invocation, adapters, lambda session: _sync_passes(session, invocation, control, once, interval))
 
 
-def run_preview(invocation: Invocation, request: PreviewRequest) -> int:
-    return _guarded(invocation, lambda session: _preview(session, invocation, request), request)
+def run_preview(invocation: Invocation, request: PreviewRequest, adapters: Adapters = Adapters()) -> int:
+    return _guarded(invocation, adapters, lambda session: _preview(session, invocation, request), request)
 
 
-def run_apply(invocation: Invocation, plan_file: Path) -> int:
+def run_apply(invocation: Invocation, plan_file: Path, adapters: Adapters = Adapters()) -> int:
     try:
         document = read_plan(plan_file)
     except HelmcrError as error:
@@ -110,10 +127,15 @@ def run_apply(invocation: Invocation, plan_file: Path) -> int:
         session.options = replace(session.options, approve=reviewed_only(document))
         return _sync_passes(session, invocation, control, once=True, interval=0)
 
-    return _guarded(replace(invocation, namespaces=namespaces), apply)
+    return _guarded(replace(invocation, namespaces=namespaces), adapters, apply)
 
 
-def _guarded(invocation: Invocation, body: Any, request: PreviewRequest | None = None) -> int:
+def _guarded(
+    invocation: Invocation,
+    adapters: Adapters,
+    body: Callable[[Session], int],
+    request: PreviewRequest | None = None,
+) -> int:
     """Set up, run, and turn helmcr's own errors into one red line and their exit code."""
     logging.basicConfig(
         level=logging.INFO if invocation.verbose else logging.WARNING,
@@ -122,7 +144,7 @@ def _guarded(invocation: Invocation, body: Any, request: PreviewRequest | None =
     )
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # each failed request is reported once, by helmcr
     try:
-        code: int = body(_session(invocation, request or PreviewRequest()))
+        code: int = body(_session(invocation, adapters, request or PreviewRequest()))
         return code
     except HelmcrError as error:
         return _failed(error)
@@ -133,7 +155,7 @@ def _failed(error: HelmcrError) -> int:
     return error.exit_code
 
 
-def _session(invocation: Invocation, request: PreviewRequest) -> Session:
+def _session(invocation: Invocation, adapters: Adapters, request: PreviewRequest) -> Session:
     config = load_config(invocation.config_path)
     budget = invocation.max_uninstalls
     options = RunOptions(
@@ -141,17 +163,14 @@ def _session(invocation: Invocation, request: PreviewRequest) -> Session:
         concurrency=invocation.concurrency or config.concurrency,
         max_uninstalls=parse_budget(budget, lambda problem: ConfigError(f"--max-uninstalls: {problem}"))
         if budget
-        else None,
+        else config.max_uninstalls,
         force_uninstalls=invocation.force_uninstalls,
         lease_wait_seconds=invocation.wait_for_lock,
-        files=request.files,
-        base_files=request.base_files,
-        offline=request.offline,
     )
     kubeconfig = invocation.kubeconfig or config.kubeconfig
     context = invocation.context or config.context
-    kube = None if request.offline else Kube.connect(kubeconfig, context, user_agent=f"helmcr/{__version__}")
-    helm = Helm(
+    kube = None if request.offline else adapters.kube(kubeconfig, context)
+    helm = adapters.helm(
         invocation.helm_binary or config.helm_binary or "helm",
         Connection(kubeconfig or os.environ.get("KUBECONFIG", ""), context),
     )
@@ -181,7 +200,8 @@ def _sync_passes(session: Session, invocation: Invocation, control: RunControl, 
 def _preview(session: Session, invocation: Invocation, request: PreviewRequest) -> int:
     started = time.monotonic()
     settings = PreviewSettings(request.context_lines, request.show_secrets, request.offline)
-    summary, result, plans = preview_run(session.config, session.kube, session.helm, session.options, settings)
+    source = session.source(request)
+    summary, result, plans = preview_run(session.config, source, session.helm, session.options, settings)
     _print_problems(summary, session.errors)
     for problem in result.problems:
         session.errors.print(f"[bold red]error:[/] {problem}", highlight=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.clock import now
-from reconcile.config import Watch
 from reconcile.errors import ConfigError
 from reconcile.model import Plan, Step
+from reconcile.settings import Watch
 
 API_VERSION = "helmcr.io/v1alpha1"
 KIND = "SavedPlan"

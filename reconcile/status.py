@@ -7,16 +7,16 @@ so a run where nothing changed makes no write at all; timestamps and messages of
 
 from __future__ import annotations
 
-import datetime
 import logging
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
-from reconcile.clock import TIME_FORMAT, now
+from reconcile.clock import format_time, now, parse_time
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
-from reconcile.model import Action, FailurePolicy, Outcome, Result, State
+from reconcile.model import Action, Outcome, Result
+from reconcile.settings import FailurePolicy
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
     if desired is None or outcome.result is Result.NOT_STARTED:
         return None
     current = dict(desired.status)
-    if step.state is State.BACKOFF:
+    if step.action is Action.WAIT:
         return {**current, "message": step.reason}
     status: dict[str, Any] = {
         **current,
@@ -70,17 +70,16 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
 def _failure_fields(current: Mapping[str, Any], digest: str, at: str, policy: FailurePolicy) -> dict[str, Any]:
     """Consecutive failures of the same desired state, and when the next attempt may start."""
     failures = int(current.get("failures") or 0) + 1 if current.get("failedDigest") == digest else 1
-    moment = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    next_attempt = moment + datetime.timedelta(seconds=policy.backoff(failures))
-    return {"failures": failures, "failedDigest": digest, "nextAttemptTime": next_attempt.strftime(TIME_FORMAT)}
+    next_attempt = format_time(parse_time(at) + policy.backoff(failures))
+    return {"failures": failures, "failedDigest": digest, "nextAttemptTime": next_attempt}
 
 
 def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str, str]:
     action = outcome.step.action
     if outcome.result is Result.SUCCEEDED:
-        return True, SUCCESS_REASONS[action], outcome.message
+        return True, SUCCESS_REASONS[action.ends_in], outcome.message
     if outcome.result is Result.FAILED:
-        return False, FAILURE_REASONS[action], outcome.message
+        return False, FAILURE_REASONS[action.ends_in], outcome.message
     if outcome.result is Result.BLOCKED:
         return False, "Blocked", outcome.message
     previous = _ready(current)
@@ -187,7 +186,7 @@ def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) 
 
 
 def _event_reason(outcome: Outcome) -> str:
-    action = outcome.step.action
+    action = outcome.step.action.ends_in
     if outcome.result is Result.SUCCEEDED:
         return SUCCESS_REASONS.get(action, "UninstallSucceeded")
     if outcome.result is Result.FAILED:

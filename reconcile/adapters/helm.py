@@ -1,8 +1,8 @@
-"""The only module that knows helm's flags: pure argv builders, and a runner that executes them.
+"""The only module that runs helm: values files, processes, and helm's failures sorted into categories.
 
 Values always reach helm through a file in a private temporary directory (mode 0600), never through ``--set``,
-so they do not show in ``ps``, in audit logs of the process table, or in a crash report's argv. Flags used here
-exist with the same meaning in Helm 3.13+ and Helm 4 (``--wait`` alone means "watcher" in Helm 4).
+so they do not show in ``ps``, in audit logs of the process table, or in a crash report's argv; the command
+lines themselves are built in :mod:`reconcile.adapters.helm_argv`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconcile.adapters.helm_argv import render_argv, template_argv, uninstall_argv, upgrade_argv
 from reconcile.errors import (
     HelmConflict,
     HelmError,
@@ -28,8 +29,10 @@ from reconcile.errors import (
     HelmRenderError,
     HelmTimeout,
 )
-from reconcile.model import ChartRef, HelmOptions, ReleaseKey
+from reconcile.manifests import release_manifest
+from reconcile.model import ChartRef, ReleaseKey
 from reconcile.redact import redact
+from reconcile.settings import HelmOptions
 
 MESSAGE_LIMIT = 600
 
@@ -48,92 +51,6 @@ class Connection:
         if self.context:
             flags += ["--kube-context", self.context]
         return flags
-
-
-def upgrade_argv(
-    key: ReleaseKey,
-    chart: ChartRef,
-    values_file: Path,
-    labels: Mapping[str, str],
-    options: HelmOptions,
-    helm_major: int = 3,
-) -> list[str]:
-    """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost."""
-    argv = [
-        "upgrade",
-        "--install",
-        key.name,
-        chart.source,
-        "--namespace",
-        key.namespace,
-        "--values",
-        str(values_file),
-        "--labels",
-        _labels_flag(labels),
-        "--history-max",
-        str(options.history_max),
-        "--timeout",
-        options.timeout,
-        "--output",
-        "json",
-        *_chart_flags(chart, options),
-    ]
-    if options.wait:
-        argv.append("--wait")
-    if options.rollback_on_failure:
-        # Helm 4 renamed --atomic; both wait for readiness and roll a failed upgrade back (a failed install is
-        # uninstalled by helm itself, which is what atomic install means).
-        argv.append("--rollback-on-failure" if helm_major >= 4 else "--atomic")
-    return argv
-
-
-def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: HelmOptions, offline: bool) -> list[str]:
-    """What an install or upgrade would deploy, changing nothing: a server-side dry run when there is a cluster
-    (lookups and capabilities are real), ``helm template`` when there is none (CI jobs without credentials)."""
-    if offline:
-        hooks = not options.disable_hooks
-        return template_argv(key.name, chart.source, key.namespace, [values_file], hooks) + _source_flags(chart)
-    argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
-            "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
-    return argv + _chart_flags(chart, options)
-
-
-def _chart_flags(chart: ChartRef, options: HelmOptions) -> list[str]:
-    """Where the chart comes from and what of it is rendered: the same for a real run and its preview."""
-    return _source_flags(chart) + (["--no-hooks"] if options.disable_hooks else [])
-
-
-def _source_flags(chart: ChartRef) -> list[str]:
-    flags = []
-    if chart.repo_url:
-        flags += ["--repo", chart.repo_url]
-    if chart.pinned:
-        flags += ["--version", chart.version]
-    return flags
-
-
-def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
-    argv = ["uninstall", key.name, "--namespace", key.namespace, "--timeout", options.timeout]
-    if options.wait:
-        argv.append("--wait")
-    if options.disable_hooks:
-        argv.append("--no-hooks")
-    return argv
-
-
-def template_argv(release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool) -> list[str]:
-    """``template``: what an install would create, offline (scaffold's RBAC, the offline preview): CRDs included,
-    tests left out, as ``helm install`` does."""
-    argv = ["template", release, chart, "--namespace", namespace, "--include-crds", "--skip-tests"]
-    for path in values_files:
-        argv += ["--values", str(path)]
-    if not hooks:
-        argv.append("--no-hooks")
-    return argv
-
-
-def _labels_flag(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{name}={value}" for name, value in sorted(labels.items()))
 
 
 class Helm:
@@ -197,9 +114,7 @@ class Helm:
             output = self.run(render_argv(key, chart, path, options, offline), secrets, connect=not offline)
         if offline:
             return output
-        release = _json(output)
-        hooks = [str(hook.get("manifest") or "") for hook in release.get("hooks") or []]
-        return "\n---\n".join([str(release.get("manifest") or ""), *hooks])
+        return release_manifest(_json(output))
 
     def template(
         self, release: str, chart: str, namespace: str, values: Sequence[Mapping[str, Any]], hooks: bool

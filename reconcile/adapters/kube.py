@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,13 +147,13 @@ class Kube:
         return parsed
 
     def _send(
-        self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: Any
+        self, method: str, path: str, query: Sequence[tuple[str, str]], headers: dict[str, str], body: Any
     ) -> tuple[int, bytes]:
         """The transport: the official client's REST layer (credentials, TLS, proxies); unit tests replace it."""
         method, url, headers, payload, _ = self._api.param_serialize(
             method=method,
             resource_path=path,
-            query_params=query,
+            query_params=list(query),
             header_params=headers,
             body=body,
             auth_settings=["BearerToken"],

@@ -15,8 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,9 +23,8 @@ import yaml
 
 from reconcile.diff.mask import Masker
 from reconcile.diff.model import ManifestDiff, ObjectChange, object_label
+from reconcile.manifests import documents
 
-_SEPARATOR = re.compile(r"^---[ \t\r]*(?:\n|\Z)", re.MULTILINE)  # other "--- ..." lines are left to the YAML parser
-_SOURCE = re.compile(r"^# Source: (.+?)[ \t\r]*$", re.MULTILINE)
 _ABSENT: Any = object()
 
 
@@ -99,47 +97,27 @@ def diff_manifests(
 
 
 def parse_manifest(text: str, *, namespace: str, side: str) -> tuple[dict[_Key, _Document], list[str]]:
-    """The objects of one manifest by identity, and a note for each document that could not be used.
-
-    Empty documents and documents of comments only are skipped silently: helm renders them for disabled templates.
-    """
+    """The objects of one manifest by identity, and a note for each document that could not be used."""
     objects: dict[_Key, _Document] = {}
     notes: list[str] = []
-    for line, chunk in _chunks(text):
-        found = _SOURCE.search(chunk)
-        source = found[1] if found else ""
-        where = f"{side} manifest, document at line {line}" + (f" ({source})" if source else "")
-        try:
-            documents = list(yaml.safe_load_all(chunk))
-        except yaml.YAMLError as error:
-            notes.append(f"{where} is not valid YAML ({_describe(error, line)}); it is left out of the diff")
+    for document in documents(text):
+        where = f"{side} manifest, document at line {document.line}" + (
+            f" ({document.source})" if document.source else ""
+        )
+        if document.error is not None:
+            notes.append(
+                f"{where} is not valid YAML ({_describe(document.error, document.line)}); it is left out of the diff"
+            )
             continue
-        for body in (item for document in documents for item in _expand(document)):
+        for body in document.objects:
             key = _identify(body, namespace)
             if key is None:
                 notes.append(f"{where} is not a Kubernetes object (no kind or metadata.name); it is left out")
                 continue
             if key in objects:
                 notes.append(f"{where} defines {key.label} again; the last definition is used")
-            objects[key] = _Document(body, source)
+            objects[key] = _Document(body, document.source)
     return objects, notes
-
-
-def _expand(document: Any) -> list[Any]:
-    """The objects of one document: none when empty, each item of a ``v1/List`` (a Secret hides in one too)."""
-    if document is None:
-        return []
-    items = document.get("items") if isinstance(document, Mapping) and document.get("kind") == "List" else None
-    return items if isinstance(items, list) else [document]
-
-
-def _chunks(text: str) -> Iterator[tuple[int, str]]:
-    """Each document's text between separator lines, with the number of its first line (1-based)."""
-    start = 0
-    for separator in _SEPARATOR.finditer(text):
-        yield text.count("\n", 0, start) + 1, text[start : separator.start()]
-        start = separator.end()
-    yield text.count("\n", 0, start) + 1, text[start:]
 
 
 def _describe(error: yaml.YAMLError, first_line: int) -> str:

@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from reconcile.adapters.helm import Connection, Helm
-from reconcile.config import guess_plural
 from reconcile.errors import HelmcrError, HelmError
 from reconcile.scaffold.chart import load_chart, load_values_file
 from reconcile.scaffold.cronjob import DEFAULT_IMAGE, DEFAULT_SCHEDULE
@@ -24,6 +23,7 @@ from reconcile.scaffold.generate import Request, Scaffold, scaffold
 from reconcile.scaffold.kinds import CustomKind
 from reconcile.scaffold.render import render_chart
 from reconcile.scaffold.writer import Change, write_files
+from reconcile.settings import guess_plural
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")

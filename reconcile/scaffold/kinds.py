@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconcile.config import guess_plural
+from reconcile.settings import guess_plural
 
 _NAMESPACED = {
     "": (

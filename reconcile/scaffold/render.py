@@ -8,17 +8,15 @@ defaults would need (those are reported, not granted).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reconcile.adapters.helm import Helm
 from reconcile.desired import merge_values
 from reconcile.errors import HelmError
+from reconcile.manifests import documents
 from reconcile.scaffold.errors import ScaffoldInputError
 from reconcile.scaffold.hints import ValuePath
 
@@ -26,8 +24,6 @@ RELEASE = "helmcr-scaffold"
 # Rendered into every ``{{ .Release.Namespace }}``: an object in any other namespace was put there by the chart.
 RELEASE_NAMESPACE = "helmcr-release-namespace"
 SWITCH_NAMES = frozenset({"enabled", "create"})
-DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.M)
-SOURCE = re.compile(r"^# Source: (.+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -112,27 +108,29 @@ def turned_on(paths: Sequence[ValuePath]) -> dict[str, Any]:
 def parse_manifests(text: str) -> list[RenderedObject]:
     """``helm template`` output → objects, each with the template it came from (helm's ``# Source:`` line)."""
     objects = []
-    for chunk in DOCUMENT_SEPARATOR.split(text):
-        source = SOURCE.search(chunk)
-        document = yaml.safe_load(chunk)
-        if not isinstance(document, dict) or not document.get("kind"):
-            continue
-        metadata = document.get("metadata") or {}
-        annotations = metadata.get("annotations") or {}
-        namespace = str(metadata.get("namespace") or "")
-        objects.append(
-            RenderedObject(
-                api_version=str(document.get("apiVersion", "")),
-                kind=str(document["kind"]),
-                name=str(metadata.get("name", "")),
-                namespace="" if namespace == RELEASE_NAMESPACE else namespace,
-                source=source.group(1).strip() if source else "",
-                hook="helm.sh/hook" in annotations,
-                rules=tuple(rule for rule in document.get("rules") or () if isinstance(rule, dict)),
-                role_ref=document.get("roleRef") or {},
-            )
-        )
+    for document in documents(text):
+        if document.error is not None:
+            raise ScaffoldInputError(f"helm template printed a document that is not YAML (line {document.line})")
+        for body in document.objects:
+            if isinstance(body, dict) and body.get("kind"):
+                objects.append(_rendered_object(body, document.source.strip()))
     return objects
+
+
+def _rendered_object(document: Mapping[str, Any], source: str) -> RenderedObject:
+    metadata = document.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    namespace = str(metadata.get("namespace") or "")
+    return RenderedObject(
+        api_version=str(document.get("apiVersion", "")),
+        kind=str(document["kind"]),
+        name=str(metadata.get("name", "")),
+        namespace="" if namespace == RELEASE_NAMESPACE else namespace,
+        source=source,
+        hook="helm.sh/hook" in annotations,
+        rules=tuple(rule for rule in document.get("rules") or () if isinstance(rule, dict)),
+        role_ref=document.get("roleRef") or {},
+    )
 
 
 def _template(helm: Helm, chart: Path, layers: Sequence[Mapping[str, Any]], hooks: bool) -> list[RenderedObject]:

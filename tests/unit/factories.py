@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile.labels import ownership_labels
 from reconcile.model import ChartRef, Desired, Observed, ReleaseKey, ReleaseStatus, ResourceRef
 
 CHART = ChartRef(source="/charts/memcached", identity="sha256:abc", name="memcached", version="0.1.0")
@@ -50,7 +49,10 @@ def observed(
     owner_name: str = "",
     kind: str = "Memcached",
 ) -> Observed:
-    labels = {"owner": "helm", "name": name, "status": str(status), "version": str(revision)}
-    if managed:
-        labels |= ownership_labels(owner(owner_name or name, namespace, uid, kind=kind), digest)
-    return Observed(key=ReleaseKey(namespace, name), revision=revision, status=status, labels=labels)
+    return Observed(
+        key=ReleaseKey(namespace, name),
+        revision=revision,
+        status=status,
+        owner=owner(owner_name or name, namespace, uid, kind=kind) if managed else None,
+        digest=digest if managed else "",
+    )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.config import guess_plural, load_config
+from reconcile.config import load_config
 from reconcile.errors import ConfigError
+from reconcile.settings import guess_plural
 
 WATCHES_YAML = """\
 - group: anywhere.io

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconcile.config import Watch
 from reconcile.desired import desired_from_resource, merge_values
+from reconcile.settings import Watch
 from tests.unit.factories import CHART
 
 WATCH = Watch(

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from reconcile.adapters.helm import short_message, uninstall_argv, upgrade_argv, values_file
-from reconcile.model import ChartRef, HelmOptions, ReleaseKey
+from reconcile.adapters.helm import short_message, values_file
+from reconcile.adapters.helm_argv import uninstall_argv, upgrade_argv
+from reconcile.model import ChartRef, ReleaseKey
+from reconcile.settings import HelmOptions
 
 KEY = ReleaseKey("ns", "cache")
 
@@ -23,7 +25,7 @@ def test_upgrade_install_passes_values_by_file_and_labels() -> None:
 
 def test_remote_chart_is_pinned_and_wait_is_opt_in() -> None:
     chart = ChartRef(source="redis", identity="x", repo_url="http://127.0.0.1:8879", version="1.2.3", pinned=True)
-    argv = upgrade_argv(KEY, chart, Path("/v"), {}, HelmOptions(wait=True, timeout="90s", history_max=3))
+    argv = upgrade_argv(KEY, chart, Path("/v"), {}, HelmOptions(wait=True, timeout_seconds=90, history_max=3))
     assert argv[argv.index("--repo") + 1] == "http://127.0.0.1:8879"
     assert argv[argv.index("--version") + 1] == "1.2.3"
     assert argv[argv.index("--timeout") + 1] == "90s" and argv[argv.index("--history-max") + 1] == "3"

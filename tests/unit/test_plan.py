@@ -10,10 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.config import UninstallBudget
-from reconcile.model import Action, FailurePolicy, Observed, Plan, ReleaseStatus, State
-from reconcile.plan import Inventory, enforce_uninstall_budget, plan
+from reconcile.assess import Inventory
+from reconcile.model import Action, Observed, Plan, ReleaseStatus, State
+from reconcile.plan import KindPlan, plan, plan_kind, with_policies
+from reconcile.policies import backoff, uninstall_budget
+from reconcile.settings import FailurePolicy, UninstallBudget, Watch
 from tests.unit.factories import desired, observed
+
+WATCH = Watch(group="anywhere.io", version="v1alpha1", kind="Memcached", chart="/charts/memcached")
 
 
 def only_step(result: Plan) -> tuple[Action, State]:
@@ -77,7 +81,7 @@ TABLE = [
         "foreign release adopted on opt-in",
         Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),), adopt=True),
         Action.UPGRADE,
-        State.UNMANAGED,
+        State.ADOPTABLE,
     ),
     (
         "another kind's release is never adopted",
@@ -172,7 +176,7 @@ def test_unowned_releases_are_never_touched_without_adoption(inventory: Inventor
     for step in plan(inventory).changes:
         if step.key in foreign:
             assert inventory.adopt and step.action is Action.UPGRADE
-        assert step.action is not Action.UNINSTALL or step.key not in foreign
+        assert step.action.ends_in is not Action.UNINSTALL or step.key not in foreign
 
 
 @given(inventories)
@@ -218,10 +222,10 @@ def pending(status: ReleaseStatus, age: float, **kwargs: Any) -> Observed:
     ("status", "age", "ever_deployed", "has_cr", "expected"),
     [
         (ReleaseStatus.PENDING_UPGRADE, 60, True, True, (Action.BLOCKED, State.LOCKED)),
-        (ReleaseStatus.PENDING_UPGRADE, 601, True, True, (Action.UPGRADE, State.STUCK)),
-        (ReleaseStatus.PENDING_ROLLBACK, 601, True, True, (Action.UPGRADE, State.STUCK)),
-        (ReleaseStatus.PENDING_INSTALL, 601, False, True, (Action.INSTALL, State.STUCK)),
-        (ReleaseStatus.PENDING_INSTALL, 601, False, False, (Action.UNINSTALL, State.STUCK)),
+        (ReleaseStatus.PENDING_UPGRADE, 601, True, True, (Action.UNLOCK_AND_UPGRADE, State.STUCK_UPGRADE)),
+        (ReleaseStatus.PENDING_ROLLBACK, 601, True, True, (Action.UNLOCK_AND_UPGRADE, State.STUCK_UPGRADE)),
+        (ReleaseStatus.PENDING_INSTALL, 601, False, True, (Action.REINSTALL, State.STUCK)),
+        (ReleaseStatus.PENDING_INSTALL, 601, False, False, (Action.UNLOCK_AND_UNINSTALL, State.STUCK_ORPHAN)),
         (ReleaseStatus.PENDING_INSTALL, 30, False, False, (Action.BLOCKED, State.LOCKED)),
     ],
 )
@@ -241,11 +245,11 @@ def failed_status(digest: str = "d1", failures: int = 2, next_in: float = 120, h
 @pytest.mark.parametrize(
     ("status", "retry", "expected"),
     [
-        (failed_status(), "", (Action.SKIP, State.BACKOFF)),
+        (failed_status(), "", (Action.WAIT, State.BACKOFF)),
         (failed_status(next_in=-1), "", (Action.UPGRADE, State.FAILED)),
         (failed_status(digest="other"), "", (Action.UPGRADE, State.FAILED)),
         (failed_status(), "now-please", (Action.UPGRADE, State.FAILED)),
-        (failed_status(handled="now-please"), "now-please", (Action.SKIP, State.BACKOFF)),
+        (failed_status(handled="now-please"), "now-please", (Action.WAIT, State.BACKOFF)),
     ],
     ids=["waits", "backoff-over", "values-changed", "retry-annotation", "retry-already-handled"],
 )
@@ -254,7 +258,8 @@ def test_failed_attempts_back_off_until_time_values_or_a_retry_request_change(
 ) -> None:
     wanted = replace(desired(status=status), retry_request=retry)
     inventory = Inventory(desired=(wanted,), owned=(observed(status=ReleaseStatus.FAILED),), now=NOW, policy=POLICY)
-    assert only_step(plan(inventory)) == expected
+    (kind,) = with_policies([plan_kind(WATCH, inventory)], [backoff(NOW)])
+    assert only_step(kind.plan) == expected
 
 
 def test_backoff_grows_exponentially_and_is_capped() -> None:
@@ -262,17 +267,21 @@ def test_backoff_grows_exponentially_and_is_capped() -> None:
 
 
 def test_a_kept_release_outlives_its_cr() -> None:
-    kept = observed()
-    kept = replace(kept, labels={**kept.labels, "helmcr.io/keep": "true"})
+    kept = replace(observed(), kept=True)
     assert only_step(plan(Inventory(desired=(), owned=(kept,)))) == (Action.SKIP, State.KEPT)
 
 
 def test_uninstalls_over_the_budget_are_all_blocked_and_the_rest_goes_on() -> None:
-    plans = [plan(Inventory(desired=(desired("x", digest="new"),), owned=tuple(observed(n) for n in "abcx")))]
-    limited = enforce_uninstall_budget(plans, UninstallBudget(count=2), owned=4, force=False)
-    actions = [(s.key.name, s.action, s.state) for s in limited[0].steps]
+    plans = [
+        plan_kind(WATCH, Inventory(desired=(desired("x", digest="new"),), owned=tuple(observed(n) for n in "abcx")))
+    ]
+
+    def limited(budget: UninstallBudget, force: bool = False) -> list[KindPlan]:
+        return with_policies(plans, [uninstall_budget(budget, force)])
+
+    actions = [(s.key.name, s.action, s.state) for s in limited(UninstallBudget(count=2))[0].plan.steps]
     assert actions[:3] == [(n, Action.BLOCKED, State.OVER_BUDGET) for n in "abc"]
     assert actions[3] == ("x", Action.UPGRADE, State.OUT_OF_SYNC)
-    assert enforce_uninstall_budget(plans, UninstallBudget(count=2), owned=4, force=True) == plans
-    assert enforce_uninstall_budget(plans, UninstallBudget(percent=75), owned=4, force=False) == plans
-    assert enforce_uninstall_budget(plans, UninstallBudget(percent=50), owned=4, force=False) != plans
+    assert limited(UninstallBudget(count=2), force=True) == plans
+    assert limited(UninstallBudget(percent=75)) == plans
+    assert limited(UninstallBudget(percent=50)) != plans

@@ -7,10 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.config import Watch
+from reconcile.assess import Inventory
 from reconcile.desired import desired_from_resource
 from reconcile.model import Action, ReleaseStatus
-from reconcile.plan import Inventory, plan
+from reconcile.plan import plan
+from reconcile.settings import Watch
 from tests.unit.factories import CHART, observed
 
 WATCH = Watch(group="anywhere.io", version="v1", kind="Memcached", chart="/c", override_values={"forced": 1})

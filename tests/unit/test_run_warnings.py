@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconcile.config import Config, Watch
-from reconcile.observe import Scope
-from reconcile.sync import RunOptions, run_warnings
+from reconcile.settings import Config, RunOptions, Scope, Watch
+from reconcile.sync import run_warnings
 
 
 def test_a_namespace_outside_a_kinds_namespaces_is_warned_about() -> None:

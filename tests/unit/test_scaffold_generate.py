@@ -15,7 +15,7 @@ import yaml
 
 from devenv.paths import read_versions, repo_root
 from reconcile.config import load_config
-from reconcile.model import Action, FailurePolicy, Outcome, Result, State, Step
+from reconcile.model import Action, Outcome, Result, State, Step
 from reconcile.scaffold.chart import load_chart
 from reconcile.scaffold.command import ResourceScope, build_request
 from reconcile.scaffold.crd import STATUS
@@ -24,6 +24,7 @@ from reconcile.scaffold.errors import ScaffoldInputError
 from reconcile.scaffold.generate import BASE_ORIGIN, Request, Scaffold, base_files, scaffold
 from reconcile.scaffold.render import Rendering, parse_manifests
 from reconcile.scaffold.writer import Change, plan_writes
+from reconcile.settings import FailurePolicy
 from reconcile.status import new_status
 from tests.unit.factories import desired, observed
 

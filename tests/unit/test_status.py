@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.model import Action, FailurePolicy, Outcome, Result, State, Step
+from reconcile.model import Action, Outcome, Result, State, Step
+from reconcile.settings import FailurePolicy
 from reconcile.status import new_status
 from tests.unit.factories import desired, observed
 

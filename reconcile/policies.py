@@ -1,0 +1,83 @@
+"""The run's policies: small pure transformations of a decided plan, applied in the order :func:`policies` lists.
+
+Each may only move a step to another state (and so, by the table, another action) with its reason; none adds or
+drops a step. Rollout limits and shard selection will be further entries of the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from reconcile.clock import parse_time
+from reconcile.decide import restate
+from reconcile.model import Action, State, Step
+from reconcile.plan import KindPlan, Policy, per_step
+from reconcile.settings import RunOptions, UninstallBudget
+
+
+def policies(options: RunOptions, now: float) -> list[Policy]:
+    ordered = [backoff(now), uninstall_budget(options.max_uninstalls, options.force_uninstalls)]
+    if options.approve is not None:
+        ordered.append(approval(options.approve))
+    return ordered
+
+
+def backoff(now: float) -> Policy:
+    """After a failure, the same desired state is tried again only when its backoff is over or a retry is asked."""
+
+    def rule(step: Step) -> Step:
+        desired = step.desired
+        if desired is None or not step.action.changes_release or step.action.ends_in is Action.UNINSTALL:
+            return step
+        status = desired.status
+        if status.get("failedDigest") != desired.digest:
+            return step
+        if desired.retry_request and desired.retry_request != status.get("retryHandled"):
+            return step
+        if parse_time(str(status.get("nextAttemptTime") or "")) <= now:
+            return step
+        failures = int(status.get("failures") or 1)
+        return restate(
+            step,
+            State.BACKOFF,
+            f"{failures} attempt(s) with these values failed; next attempt after {status.get('nextAttemptTime')} "
+            "(annotate the CR with a new helmcr.io/retry value to try now)",
+        )
+
+    return per_step(rule)
+
+
+def uninstall_budget(budget: UninstallBudget, force: bool) -> Policy:
+    """Across the whole run: more uninstalls than the budget means something is wrong upstream (a CRD deleted, a
+    namespace renamed, a config pointing elsewhere), so none of them happens unless forced; the rest goes on."""
+
+    def apply(plans: Sequence[KindPlan]) -> list[KindPlan]:
+        uninstalls = sum(kind.plan.count(Action.UNINSTALL) for kind in plans)
+        owned = sum(kind.owned for kind in plans)
+        if force or budget.allows(uninstalls, owned):
+            return list(plans)
+        reason = (
+            f"{uninstalls} releases would be uninstalled, more than --max-uninstalls {budget} allows "
+            f"(of {owned} owned); nothing was uninstalled. Check that the CRs are really gone, then rerun with "
+            "--force-uninstalls or raise the limit"
+        )
+        return per_step(lambda step: _blocked_uninstall(step, reason))(plans)
+
+    return apply
+
+
+def approval(approve: Callable[[Step], str]) -> Policy:
+    """``helmcr apply PLAN``: a change goes ahead only when it is the reviewed one; the rest is held, not blocked
+    (nothing is wrong with it; it just was not reviewed)."""
+
+    def rule(step: Step) -> Step:
+        if not step.action.changes_release:
+            return step
+        objection = approve(step)
+        return restate(step, State.UNREVIEWED, objection) if objection else step
+
+    return per_step(rule)
+
+
+def _blocked_uninstall(step: Step, reason: str) -> Step:
+    return restate(step, State.OVER_BUDGET, reason) if step.action.ends_in is Action.UNINSTALL else step

@@ -1,0 +1,184 @@
+"""What a run is told to do, as frozen values: the config file's and the command line's, already validated.
+
+Every stage takes these and nothing else; the YAML parser (:mod:`reconcile.config`) is the only producer of a
+``Config``, and the command line (:mod:`reconcile.runner`) the only producer of ``RunOptions``. Durations are
+seconds here: they were parsed once, at the boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconcile.clock import format_duration
+from reconcile.model import Step
+
+Expression = tuple[str, str, tuple[str, ...]]
+"""One matchExpressions term: key, operator (In, NotIn, Exists, DoesNotExist), values."""
+
+
+@dataclass(frozen=True)
+class HelmOptions:
+    """Per-kind settings that change how helm runs; the rendering ones are part of the digest."""
+
+    timeout_seconds: float = 300.0
+    wait: bool = False
+    history_max: int = 10
+    disable_hooks: bool = False
+    rollback_on_failure: bool = False
+
+    @property
+    def timeout(self) -> str:
+        """As helm's ``--timeout`` takes it."""
+        return format_duration(self.timeout_seconds)
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """When a pending release counts as stuck, and how long a failed attempt waits before the next one."""
+
+    stuck_after_seconds: float = 900.0
+    backoff_seconds: float = 60.0
+    max_backoff_seconds: float = 3600.0
+
+    def backoff(self, failures: int) -> float:
+        """Exponential: the base after the 1st failure, twice it after the 2nd, four times after the 3rd; capped."""
+        return float(min(self.max_backoff_seconds, self.backoff_seconds * 2 ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A label selector, kept as rules to test a CR's labels client-side and printable in Kubernetes' form."""
+
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    expressions: tuple[Expression, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if any(labels.get(key) != value for key, value in self.match_labels.items()):
+            return False
+        return all(_expression_matches(labels, term) for term in self.expressions)
+
+    def __str__(self) -> str:
+        parts = [f"{key}={value}" for key, value in sorted(self.match_labels.items())]
+        return ",".join(parts + [_expression_text(term) for term in self.expressions])
+
+
+@dataclass(frozen=True)
+class UninstallBudget:
+    """How many uninstalls one run may do: a count, or a percentage of the releases helmcr owns."""
+
+    count: int = 20
+    percent: float = 0.0
+
+    def allows(self, uninstalls: int, owned: int) -> bool:
+        limit = self.count if not self.percent else int(owned * self.percent / 100)
+        return uninstalls <= limit
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent else str(self.count)
+
+
+@dataclass(frozen=True)
+class LeaseConfig:
+    name: str = ""  # default: derived from the watched kinds
+    namespace: str = ""  # default: the pod's namespace, else the kubeconfig context's, else default
+    duration_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One kind mapped to one chart, with everything that decides how its CRs become releases."""
+
+    group: str
+    version: str
+    kind: str
+    chart: str
+    plural: str = ""
+    repo: str = ""
+    chart_version: str = ""
+    namespaces: tuple[str, ...] = ()
+    selector: Selector = field(default_factory=Selector)
+    release_name: str = "{name}"
+    override_values: Mapping[str, Any] = field(default_factory=dict)
+    helm: HelmOptions = field(default_factory=HelmOptions)
+    target_namespace: str = ""
+    adopt: bool = False
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
+
+    @property
+    def resource_plural(self) -> str:
+        return self.plural or guess_plural(self.kind)
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.group}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    watches: tuple[Watch, ...]
+    concurrency: int = 4
+    helm_binary: str = ""
+    kubeconfig: str = ""
+    context: str = ""
+    page_size: int = 1000
+    max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
+    lease: LeaseConfig = field(default_factory=LeaseConfig)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What this invocation narrows, on top of the config file."""
+
+    namespaces: tuple[str, ...] = ()
+    selector: Selector = field(default_factory=Selector)
+
+    def default_namespace(self) -> str:
+        """Where a CR file without a namespace goes, as ``kubectl apply -n`` would put it."""
+        return self.namespaces[0] if len(self.namespaces) == 1 else "default"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What this invocation asks for, on top of the config file; the config's defaults already applied."""
+
+    scope: Scope = field(default_factory=Scope)
+    concurrency: int = 4
+    max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
+    force_uninstalls: bool = False
+    lease_wait_seconds: float = 0.0
+    approve: Callable[[Step], str] | None = None  # a saved plan's check: "" lets a changing step go ahead
+
+
+def guess_plural(kind: str) -> str:
+    """The plural Kubernetes tooling derives from a kind; an irregular one is set with ``plural:``."""
+    lower = kind.lower()
+    if re.search(r"(s|x|z|ch|sh)$", lower):
+        return lower + "es"
+    if re.search(r"[^aeiou]y$", lower):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def _expression_matches(labels: Mapping[str, str], term: Expression) -> bool:
+    key, operator, values = term
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    if operator == "In":
+        return labels.get(key) in values
+    return labels.get(key) not in values
+
+
+def _expression_text(term: Expression) -> str:
+    key, operator, values = term
+    if operator == "Exists":
+        return key
+    if operator == "DoesNotExist":
+        return f"!{key}"
+    return f"{key} {'in' if operator == 'In' else 'notin'} ({','.join(values)})"
