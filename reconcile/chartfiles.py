@@ -39,17 +39,7 @@ class ChartFiles:
 
     def yaml_mapping(self, name: str) -> dict[str, Any]:
         """A YAML file of the chart that must hold a mapping; a missing or empty one is an empty mapping."""
-        if name not in self.files:
-            return {}
-        try:
-            document = yaml.safe_load(self.files[name])
-        except yaml.YAMLError as error:
-            raise ChartError(f"{self.path}: {name} is not valid YAML: {error}") from None
-        if document is None:
-            return {}
-        if not isinstance(document, dict):
-            raise ChartError(f"{self.path}: {name} must hold a mapping")
-        return document
+        return yaml_mapping(self.files[name], f"{self.path}: {name}") if name in self.files else {}
 
     def json_object(self, name: str) -> dict[str, Any] | None:
         if name not in self.files:
@@ -61,6 +51,19 @@ class ChartFiles:
         if not isinstance(document, dict):
             raise ChartError(f"{self.path}: {name} must hold a JSON object")
         return document
+
+
+def yaml_mapping(text: bytes | str, where: str) -> dict[str, Any]:
+    """A YAML document that must hold a mapping (as values files and Chart.yaml do); empty is an empty mapping."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ChartError(f"{where} is not valid YAML: {error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ChartError(f"{where} must hold a mapping")
+    return document
 
 
 def read_chart(path: Path, given: str = "") -> ChartFiles:

@@ -95,22 +95,8 @@ def apply(
 
 
 def _invocation(common: Common, selection: Selection, execution: Execution) -> Invocation:
-    return Invocation(
-        config_path=common.config_path,
-        namespaces=tuple(selection.namespace or ()),
-        selector=selection.selector,
-        output=common.output,
-        concurrency=execution.concurrency,
-        helm_binary=common.helm_binary,
-        kubeconfig=common.kubeconfig,
-        context=common.context,
-        max_uninstalls=common.max_uninstalls,
-        force_uninstalls=common.force_uninstalls,
-        wait_for_lock=execution.wait_for_lock,
-        time_budget=execution.time_budget,
-        grace_period=execution.grace_period,
-        verbose=common.verbose,
-    )
+    namespaces = tuple(selection.namespace or ())
+    return Invocation(**vars(common), **vars(execution), namespaces=namespaces, selector=selection.selector)
 
 
 def _request(previewing: Previewing, save_to: Path | None = None) -> PreviewRequest:

@@ -193,7 +193,8 @@ def _sync_passes(session: Session, invocation: Invocation, control: RunControl, 
         code = exit_code(summary)
         if once or control.stop.is_set():
             return ExitCode.INTERRUPTED if control.stop.is_set() else code
-        control.stop.wait(interval)
+        if control.stop.wait(interval):  # a signal while waiting ends the loop, not after one more pass
+            return ExitCode.INTERRUPTED
         control.started = time.monotonic()
 
 

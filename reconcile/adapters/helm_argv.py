@@ -22,7 +22,10 @@ def upgrade_argv(
     options: HelmOptions,
     helm_major: int = 3,
 ) -> list[str]:
-    """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost."""
+    """``upgrade --install``: one command for install and upgrade, so a release created meanwhile is not lost.
+
+    ``--reset-values``: the CR's values are the whole truth. Without it helm reuses the deployed values whenever the
+    new ones are empty, so a CR whose spec became ``{}`` would keep its old values forever."""
     argv = [
         "upgrade",
         "--install",
@@ -40,6 +43,7 @@ def upgrade_argv(
         options.timeout,
         "--output",
         "json",
+        "--reset-values",
         *_chart_flags(chart, options),
     ]
     if options.wait:
@@ -58,7 +62,7 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
         hooks = not options.disable_hooks
         return template_argv(key.name, chart.source, key.namespace, [values_file], hooks) + _source_flags(chart)
     argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
-            "--values", str(values_file), "--dry-run=server", "--output", "json"]  # fmt: skip
+            "--values", str(values_file), "--dry-run=server", "--output", "json", "--reset-values"]  # fmt: skip
     return argv + _chart_flags(chart, options)
 
 

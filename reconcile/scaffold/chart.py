@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from reconcile.chartfiles import ChartFiles, read_chart
+from reconcile.chartfiles import ChartFiles, read_chart, yaml_mapping
 from reconcile.errors import ChartError
 from reconcile.scaffold.errors import ScaffoldInputError
 
@@ -54,16 +52,11 @@ def load_chart(path: Path) -> Chart:
 def load_values_file(path: Path) -> dict[str, Any]:
     """A ``--values`` file, read as helm would take it: a mapping (an empty file is no values)."""
     try:
-        document = yaml.safe_load(path.read_text())
+        values: dict[str, Any] = jsonable(yaml_mapping(path.read_bytes(), f"{path}: the values file"))
     except OSError as error:
         raise ScaffoldInputError(f"{path}: cannot read the values file: {error.strerror or error}") from None
-    except yaml.YAMLError as error:
-        raise ScaffoldInputError(f"{path}: not valid YAML: {error}") from None
-    if document is None:
-        return {}
-    if not isinstance(document, dict):
-        raise ScaffoldInputError(f"{path}: a values file must hold a mapping")
-    values: dict[str, Any] = jsonable(document)
+    except ChartError as error:
+        raise ScaffoldInputError(str(error)) from None
     return values
 
 

@@ -4,10 +4,11 @@ only in the adapters, modules small enough to read, and the planner's table in t
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 from reconcile.decide import ACTIONS, RULES, rules_markdown
-from reconcile.model import State
+from reconcile.model import Action, State
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "reconcile"
@@ -78,3 +79,10 @@ def test_every_state_maps_to_exactly_one_action() -> None:
 
 def test_the_docs_show_the_decision_table_the_code_has() -> None:
     assert rules_markdown() in (ROOT / "docs" / "planner.md").read_text()
+
+
+def test_the_report_schema_names_every_state_and_action() -> None:
+    schema = json.loads((ROOT / "docs" / "schemas" / "report.schema.json").read_text())
+    outcome = schema["properties"]["outcomes"]["items"]["properties"]
+    assert outcome["state"]["enum"] == [str(state) for state in State]
+    assert outcome["action"]["enum"] == [str(action) for action in Action]

@@ -1,0 +1,105 @@
+"""Each action done its one way, on the fakes: recovery of dead operations, the gate, and failures by category."""
+
+from __future__ import annotations
+
+import time
+
+from reconcile.model import Action, Result, RunSummary, State
+from reconcile.settings import FailurePolicy, Watch
+from reconcile.sync import RunControl
+from tests.unit.world import CACHES, NAMESPACE, World
+
+STUCK_AFTER = FailurePolicy(stuck_after_seconds=600)
+
+
+def stuck_world(*, deployed_first: bool) -> World:
+    """A release whose helm died mid-operation an hour ago, leaving its latest record pending."""
+    world = World()
+    world.watch = Watch(**{**world.watch.__dict__, "policy": STUCK_AFTER})
+    world.cr("cache")
+    if deployed_first:
+        world.sync()
+        world.edit("cache", {"replicaCount": 2})
+    world.server.clock = lambda: time.time() - 3600
+    world.helm.leave_pending("cache")
+    world.sync()
+    world.server.clock = time.time
+    current = world.server.get(CACHES, NAMESPACE, "cache")
+    retry = {**current, "metadata": {**current["metadata"], "annotations": {"helmcr.io/retry": "after-the-crash"}}}
+    world.server.replace(CACHES, NAMESPACE, "cache", retry)  # the killed attempt's backoff is not the point here
+    return world
+
+
+def only(summary: RunSummary) -> tuple[Action, State, Result]:
+    (outcome,) = summary.outcomes
+    return outcome.step.action, outcome.step.state, outcome.result
+
+
+def test_a_pending_release_younger_than_stuck_after_is_left_to_its_operation() -> None:
+    world = World()
+    world.cr("cache")
+    world.helm.leave_pending("cache")
+    world.sync()
+    assert only(world.sync()) == (Action.BLOCKED, State.LOCKED, Result.BLOCKED)
+    assert world.releases() == {"cache": (1, "pending-install")}
+
+
+def test_a_dead_install_is_unlocked_uninstalled_and_installed_afresh() -> None:
+    world = stuck_world(deployed_first=False)
+    assert world.releases() == {"cache": (1, "pending-install")}
+    assert only(world.sync()) == (Action.REINSTALL, State.STUCK, Result.SUCCEEDED)
+    assert world.releases() == {"cache": (1, "deployed")}
+    assert [c.command for c in world.helm.calls[-2:]] == ["uninstall", "upgrade"]
+
+
+def test_a_dead_upgrade_is_marked_failed_then_upgraded() -> None:
+    world = stuck_world(deployed_first=True)
+    assert world.releases() == {"cache": (2, "pending-upgrade")}
+    assert only(world.sync()) == (Action.UNLOCK_AND_UPGRADE, State.STUCK_UPGRADE, Result.SUCCEEDED)
+    assert world.releases() == {"cache": (3, "deployed")}
+    assert world.helm.calls[-1].command == "upgrade"
+
+
+def test_a_dead_operation_on_an_orphan_is_unlocked_and_uninstalled() -> None:
+    world = stuck_world(deployed_first=True)
+    world.delete("cache")
+    assert only(world.sync()) == (Action.UNLOCK_AND_UNINSTALL, State.STUCK_ORPHAN, Result.SUCCEEDED)
+    assert world.releases() == {}
+
+
+def test_nothing_starts_once_the_run_is_asked_to_stop() -> None:
+    world = World()
+    world.cr("cache")
+    control = RunControl()
+    control.stop.set()
+    outcome = world.sync(control=control).outcomes[0]
+    assert (outcome.result, outcome.message) == (Result.NOT_STARTED, "not started: helmcr was asked to stop")
+    assert world.releases() == {} and world.helm.calls_of("upgrade") == []
+    assert "conditions" not in world.status("cache"), "a step that did not start writes no status"
+
+
+def test_a_time_budget_shorter_than_helms_timeout_starts_nothing() -> None:
+    world = World()
+    world.cr("cache")
+    outcome = world.sync(control=RunControl(time_budget_seconds=10)).outcomes[0]
+    assert outcome.result is Result.NOT_STARTED and "time budget" in outcome.message
+
+
+def test_failures_carry_the_category_of_helms_error() -> None:
+    world = World()
+    for name in ("slow", "clash", "locked"):
+        world.cr(name)
+    world.helm.fail_apply("slow", "timed out waiting for the condition")
+    world.helm.fail_apply("clash", "conflict occurred while applying object: Apply failed with 1 conflict")
+    world.helm.leave_pending("locked")
+    categories = {o.step.key.name: o.error for o in world.sync().outcomes}
+    assert categories == {"slow": "timed-out", "clash": "conflict", "locked": "interrupted"}
+
+
+def test_values_reach_helm_by_a_private_file_never_on_the_command_line() -> None:
+    world = World()
+    world.cr("cache", {"auth": {"password": "hunter2-secret"}})
+    world.sync()
+    (call,) = world.helm.calls_of("upgrade")
+    assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_mode == 0o600
+    assert not any("hunter2" in part for part in call.argv)
