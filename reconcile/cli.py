@@ -24,7 +24,8 @@ app = typer.Typer(
 )
 
 EXIT_CODES = (
-    "Exit codes: 0 converged; 1 some releases failed, are blocked or were not started; 3 invalid config or flags; "
+    "Exit codes: 0 converged; 1 some releases failed, are blocked, were not started or wait to retry; 3 invalid config "
+    "or flags; "
     "4 API server unreachable or a list refused; 5 another run holds the lease; 130 stopped by a signal."
 )
 PREVIEW_EXIT_CODES = (

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
+from reconcile.limits import spec_problem
 from reconcile.model import ChartRef, Desired, ReleaseKey, ResourceRef
 from reconcile.settings import HelmOptions, Watch
 
@@ -91,6 +92,8 @@ def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, optio
 def _problem(spec: Any, key: ReleaseKey, watch: Watch) -> str:
     if spec is not None and not isinstance(spec, dict):
         return f"spec must be an object holding the chart's values, got {_json_type(spec)}"
+    if too_big := spec_problem(spec):
+        return too_big
     if not key.namespace:
         return f"{watch.kind} is cluster-scoped: set targetNamespace for it in the helmcr config"
     if len(key.name) > RELEASE_NAME_MAX:

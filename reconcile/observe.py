@@ -67,11 +67,16 @@ class ClusterSource:
         owned: list[Observed] = []
         for namespace in [watch.target_namespace] if watch.target_namespace else cr_scopes:
             owned += self._releases(namespace, owned_selector(watch.group, watch.kind))
+        # A superseded "latest" revision of ours means a newer revision is labelled for someone else (another
+        # kind upgraded the release): the release is theirs now, and looking it up by name says so.
+        taken = {o.key for o in owned if o.status is ReleaseStatus.SUPERSEDED}
+        owned = [o for o in owned if o.key not in taken]
         owned_keys = {o.key for o in owned}
+        unmatched = [d.key for d in desired if not d.invalid and d.key not in owned_keys]
         return Inventory(
             desired=tuple(desired),
             owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
-            others=tuple(self._others([d for d in desired if not d.invalid and d.key not in owned_keys])),
+            others=tuple(self._others(sorted(set(unmatched) | taken))),
             present_uids=frozenset(uid for r in resources if (uid := str((r.get("metadata") or {}).get("uid") or ""))),
             complete=True,
             adopt=watch.adopt,
@@ -93,7 +98,7 @@ class ClusterSource:
         items: list[dict[str, Any]] = []
         for namespace in _scopes(watch, self.scope):
             try:
-                items += self.kube.list(resource_type(watch), namespace, self.page_size)
+                items += self.kube.list(resource_type(watch), namespace, self.page_size, kind=watch.kind)
             except KubeNotFound:
                 raise KubeNotFound(
                     f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
@@ -105,11 +110,12 @@ class ClusterSource:
         records = self.kube.list(SECRETS, namespace, self.page_size, selector, metadata_only=True)
         return observed_releases(records)
 
-    def _others(self, unmatched: list[Desired]) -> list[Observed]:
-        """Releases already holding a name some new CR wants: the only reason a no-op run never asks this."""
+    def _others(self, keys: list[ReleaseKey]) -> list[Observed]:
+        """Releases already holding a name some new CR wants (or that another kind took over): the only reasons a
+        no-op run never asks this."""
         by_namespace: dict[str, list[str]] = {}
-        for desired in unmatched:
-            by_namespace.setdefault(desired.key.namespace, []).append(desired.key.name)
+        for key in keys:
+            by_namespace.setdefault(key.namespace, []).append(key.name)
         found: list[Observed] = []
         for namespace, names in sorted(by_namespace.items()):
             for start in range(0, len(names), NAMES_PER_QUERY):

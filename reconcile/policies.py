@@ -10,16 +10,48 @@ from collections.abc import Callable, Sequence
 
 from reconcile.clock import parse_time
 from reconcile.decide import restate
-from reconcile.model import Action, State, Step
+from reconcile.labels import label_value
+from reconcile.model import Action, ReleaseKey, State, Step
 from reconcile.plan import KindPlan, Policy, per_step
 from reconcile.settings import RunOptions, UninstallBudget
 
 
 def policies(options: RunOptions, now: float) -> list[Policy]:
-    ordered = [backoff(now), uninstall_budget(options.max_uninstalls, options.force_uninstalls)]
+    ordered = [one_kind_per_release, backoff(now), uninstall_budget(options.max_uninstalls, options.force_uninstalls)]
     if options.approve is not None:
         ordered.append(approval(options.approve))
     return ordered
+
+
+def one_kind_per_release(plans: Sequence[KindPlan]) -> list[KindPlan]:
+    """Ownership across kinds: each kind sees only its own CRs, so a release that CRs of two kinds map to would be
+    installed by both in one run. A change to a release that is not already this kind's, at a key another kind's
+    CR asks for, is a conflict; the kind that owns a release keeps it (the other's CR is blocked by assess)."""
+    claims: dict[ReleaseKey, set[str]] = {}
+    for kind in plans:
+        for step in kind.plan.steps:
+            if step.desired is not None and not step.desired.invalid:
+                claims.setdefault(step.key, set()).add(str(kind.watch))
+    return [_without_cross_kind_changes(kind, claims) for kind in plans]
+
+
+def _without_cross_kind_changes(kind: KindPlan, claims: dict[ReleaseKey, set[str]]) -> KindPlan:
+    mine = str(kind.watch)
+
+    def rule(step: Step) -> Step:
+        others = sorted(claims.get(step.key, set()) - {mine})
+        owner = step.observed.owner if step.observed is not None else None
+        ours = owner is not None and (owner.group, owner.kind) == (label_value(kind.watch.group), kind.watch.kind)
+        if not others or not step.action.changes_release or ours:
+            return step
+        return restate(
+            step,
+            State.CONFLICT,
+            f"release {step.key} is also asked for by a CR of {', '.join(others)}; a release belongs to one kind: "
+            "give the CRs distinct names, or each kind its own releaseName",
+        )
+
+    return per_step(rule)([kind])[0]
 
 
 def backoff(now: float) -> Policy:

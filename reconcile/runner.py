@@ -1,15 +1,5 @@
-"""What the commands do once their flags are parsed: build the adapters, run, render, choose the exit code.
-
-Exit codes (documented in the README and in each command's --help):
-  0  converged (a preview: the plan was made; with --detailed-exitcode, nothing would change)
-  1  some release failed, is blocked or was not started, a chart could not be read or rendered, a status could
-     not be written; everything else converged
-  2  a preview with --detailed-exitcode: changes are pending
-  3  invalid config or flags: nothing was done
-  4  the API server could not be reached, or refused to list a kind: nothing of that kind was changed
-  5  another run holds the run lease: nothing was changed
-  130 stopped by SIGTERM/SIGINT (running helm operations were let finish)
-"""
+"""What the commands do once their flags are parsed: build the adapters, run, render, choose the exit code
+(:mod:`reconcile.exits` says which)."""
 
 from __future__ import annotations
 
@@ -35,7 +25,8 @@ from reconcile.adapters.kube import Kube
 from reconcile.config import load_config, parse_budget
 from reconcile.diff import render_markdown, render_text, to_json_document
 from reconcile.errors import ConfigError, ExitCode, HelmcrError
-from reconcile.model import Action, Result, RunSummary
+from reconcile.exits import exit_code, preview_exit_code
+from reconcile.model import RunSummary
 from reconcile.observe import ClusterSource, OfflineSource, Source
 from reconcile.preview import Preview, PreviewSettings
 from reconcile.report import render_json, render_table, summary_line
@@ -227,27 +218,6 @@ def _render_preview(
         render_table(summary, console, seconds, dry_run=True)
         if result.diffs:
             console.print(render_text(result.diffs, color=console.is_terminal), markup=False, highlight=False)
-
-
-def exit_code(summary: RunSummary) -> ExitCode:
-    if any(error.cluster for error in summary.kind_errors):
-        return ExitCode.CLUSTER_ERROR
-    not_started = any(o.result is Result.NOT_STARTED and o.step.action is not Action.SKIP for o in summary.outcomes)
-    if summary.kind_errors or summary.failed or summary.status_errors or not_started:
-        return ExitCode.NOT_CONVERGED
-    return ExitCode.CONVERGED
-
-
-def preview_exit_code(summary: RunSummary, result: Preview, detailed: bool) -> ExitCode:
-    """terraform's and helm-diff's convention with --detailed-exitcode: 0 nothing to do, 2 changes, 1 error."""
-    if any(error.cluster for error in summary.kind_errors):
-        return ExitCode.CLUSTER_ERROR
-    blocked = any(o.result is Result.BLOCKED for o in summary.outcomes)
-    if summary.kind_errors or result.problems or blocked:
-        return ExitCode.NOT_CONVERGED
-    if detailed and result.diffs:
-        return ExitCode.CHANGES_PENDING
-    return ExitCode.CONVERGED
 
 
 def stop_on_signals(control: RunControl, helm: Helm, grace_seconds: float, errors: Console) -> None:

@@ -148,10 +148,21 @@ def _patch_status(
     except KubeNotFound:
         try:
             kube.patch(resource, namespace, name, {"status": status})
-        except (KubeNotFound, KubeForbidden):
-            # 404: deleted meanwhile; 403: least-privilege RBAC grants only the status subresource, whose 404
-            # then also meant the CR is gone (the next run uninstalls its release).
+        except KubeNotFound:
             log.info("%s/%s was deleted before its status could be written", namespace or "", name)
+        except KubeForbidden:
+            # Least-privilege RBAC grants only the status subresource: its 404 meant either a CR deleted meanwhile
+            # (the next run uninstalls its release) or a CRD without the subresource, which nothing fixes but the
+            # CRD; which one, only a read can tell.
+            try:
+                kube.get(resource, namespace, name)
+            except KubeNotFound:
+                log.info("%s/%s was deleted before its status could be written", namespace or "", name)
+                return
+            raise KubeError(
+                f"the CRD of {resource.plural}.{resource.group} has no status subresource, and helmcr may only "
+                "write status through it: add `subresources: {status: {}}` to the CRD"
+            ) from None
 
 
 def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,11 @@ from reconcile.errors import KubeConflict, KubeError, KubeForbidden, KubeNotFoun
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = (10, 60)
+# The API server stores objects nested up to 1,000 levels, and a LIST nests each item 3 deeper; Python's JSON
+# decoder stops at its recursion limit (1,000 by default), so one such CR would make its whole kind unreadable.
+# Deciding what to do with a deep CR is the planner's job (reconcile.limits); reading it must just work.
+JSON_DEPTH = 4000
+sys.setrecursionlimit(max(sys.getrecursionlimit(), JSON_DEPTH))
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,22 @@ class Kube:
         page_size: int,
         label_selector: str = "",
         metadata_only: bool = False,
+        kind: str = "",
     ) -> list[dict[str, Any]]:
-        """All items of a LIST, following continue tokens; any failure raises, so a partial list is never used."""
-        return list(self._pages(resource, namespace, page_size, label_selector, metadata_only))
+        """All items of a LIST, following continue tokens; any failure raises, so a partial list is never used.
+
+        ``kind``: the kind the items must be; a path that serves another kind (a ``plural`` naming another CRD)
+        raises instead of passing its items, or its emptiness, for this kind's."""
+        return list(self._pages(resource, namespace, page_size, label_selector, metadata_only, kind))
 
     def _pages(
-        self, resource: ResourceType, namespace: str | None, page_size: int, label_selector: str, metadata_only: bool
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        page_size: int,
+        label_selector: str,
+        metadata_only: bool,
+        kind: str,
     ) -> Iterator[dict[str, Any]]:
         token = ""
         while True:
@@ -103,6 +119,11 @@ class Kube:
                 query["continue"] = token
             accept = METADATA_LIST if metadata_only else "application/json"
             page = self.request("GET", resource.path(namespace), query=query, accept=accept)
+            if kind and page.get("kind") != f"{kind}List":
+                raise KubeError(
+                    f"GET {resource.path(namespace)} lists {page.get('kind') or 'something'}, not {kind}List: "
+                    f"{resource.plural}.{resource.group} is another kind's resource (check plural in the config)"
+                )
             yield from page.get("items") or []
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:

@@ -16,9 +16,10 @@ import yaml
 import reconcile.lease
 from reconcile.clock import now_micro
 from reconcile.errors import ExitCode
+from reconcile.exits import exit_code, preview_exit_code
 from reconcile.model import Action, KindError, Outcome, ReleaseKey, Result, RunSummary, State, Step
 from reconcile.preview import Preview
-from reconcile.runner import Invocation, Output, PreviewRequest, exit_code, preview_exit_code, run_apply, run_preview
+from reconcile.runner import Invocation, Output, PreviewRequest, run_apply, run_preview
 from reconcile.runner import run_sync as _run_sync
 from tests.unit.fakes import LEASES, FakeApiServer, FakeHelm, default_render
 from tests.unit.world import CHART, World

@@ -82,6 +82,11 @@ class World:
             self.config, self.kube, self.helm, options or RunOptions(scope=Scope()), control or RunControl()
         )
 
+    def sync_config(self, config: Config) -> RunSummary:
+        """One ``sync --once`` with another config (several kinds)."""
+        self.kube.requests = self.helm.processes = 0
+        return sync_once(config, self.kube, self.helm, RunOptions(scope=Scope()), RunControl())
+
     def adapters(self) -> Adapters:
         """For the runner: the same fakes wherever it would connect."""
         return Adapters(kube=lambda kubeconfig, context: self.kube, helm=lambda binary, connection: self.helm)

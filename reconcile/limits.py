@@ -1,0 +1,41 @@
+"""What helmcr takes from one CR: a spec nested deeper or larger than any chart's values are is that CR's
+problem (blocked, with the reason), never the run's: everything after this check may recurse over the values.
+
+The check itself walks iteratively, so a spec nested 1,000 levels deep (the API server accepts that) costs a
+loop, not a RecursionError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+MAX_DEPTH = 64  # a chart's values.yaml rarely nests past 10
+MAX_BYTES = 1536 * 1024  # etcd's limit for one object: no CR in a cluster is larger, and a CR file may not be
+
+
+def spec_problem(spec: Any) -> str:
+    """Why ``spec`` is too deep or too large for helmcr, or ""."""
+    depth = _depth(spec)
+    if depth > MAX_DEPTH:
+        return f"spec is nested more than {MAX_DEPTH} levels deep; no chart's values are, so it is refused"
+    size = len(json.dumps(spec, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_BYTES:
+        return f"spec is {size:,} bytes as JSON, more than the {MAX_BYTES:,} a Kubernetes object may have"
+    return ""
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        if not isinstance(node, dict | list):
+            continue
+        children: Iterable[Any] = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
