@@ -17,10 +17,11 @@ from reconcile.adapters.helm import Helm
 from reconcile.adapters.helm_storage import mark_failed
 from reconcile.adapters.kube import Kube
 from reconcile.clock import now
+from reconcile.desired import secrets_of
 from reconcile.errors import HelmcrError
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
-from reconcile.redact import redact, secret_strings
+from reconcile.redact import redact
 from reconcile.settings import HelmOptions
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def _carry_out(step: Step, executor: Executor) -> Outcome:
         return Outcome(step, Result.NOT_STARTED, message=f"not started: {refusal}")
     log.info("%s %s: %s", step.action, step.key, step.reason)
     started = time.monotonic()
-    secrets = secret_strings(step.desired.values) if step.desired else []
+    secrets = secrets_of(step.desired) if step.desired else []
     try:
         outcome = ACTIONS[step.action](step, executor, secrets)
     except HelmcrError as error:

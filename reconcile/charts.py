@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from reconcile.chartfiles import read_chart
+from reconcile.chartfiles import ChartFiles, read_chart
+from reconcile.diff.values import sensitive_paths
 from reconcile.errors import ChartError
 from reconcile.model import ChartRef
 from reconcile.settings import Watch
@@ -26,7 +27,13 @@ def resolve_chart(watch: Watch, base_dir: Path) -> ChartRef:
     if not path.is_absolute():
         path = (base_dir / path).resolve()
     chart = read_chart(path, given=watch.chart)
-    return ChartRef(source=str(path), identity=chart.identity, name=chart.name, version=chart.version)
+    return ChartRef(
+        source=str(path),
+        identity=chart.identity,
+        name=chart.name,
+        version=chart.version,
+        secret_paths=sensitive_paths(_schema(chart)),
+    )
 
 
 def _remote_chart(watch: Watch) -> ChartRef:
@@ -46,12 +53,10 @@ def _remote_chart(watch: Watch) -> ChartRef:
     )
 
 
-def chart_schema(chart: ChartRef) -> dict[str, Any] | None:
-    """The chart's values.schema.json, for the preview to know which values are secret; remote charts are not
-    fetched for it (their values are still masked by key name), and an unreadable schema is no schema."""
-    if chart.is_remote:
-        return None
+def _schema(chart: ChartFiles) -> dict[str, Any] | None:
+    """The chart's values.schema.json, so that what it marks secret is masked everywhere; an unreadable schema is
+    helm's to refuse, and masks nothing more than key names do."""
     try:
-        return read_chart(Path(chart.source)).json_object("values.schema.json")
+        return chart.json_object("values.schema.json")
     except ChartError:
         return None

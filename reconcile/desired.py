@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from reconcile.diff.values import secret_values
 from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
 from reconcile.limits import spec_problem
 from reconcile.model import ChartRef, Desired, ReleaseKey, ResourceRef
@@ -56,6 +57,11 @@ def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: Char
         return replace(base, invalid=problem)
     values = merge_values(resource.get("spec") or {}, watch.override_values)
     return replace(base, values=values, digest=digest_of(chart, values, key, watch.helm, base.keep))
+
+
+def secrets_of(desired: Desired) -> list[str]:
+    """The values of this CR that must never appear in any output: by key name, and as its chart's schema says."""
+    return secret_values(desired.values, sensitive_paths=desired.chart.secret_paths)
 
 
 def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

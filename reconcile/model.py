@@ -48,6 +48,7 @@ class ChartRef:
     version: str = ""
     repo_url: str = ""
     pinned: bool = False  # a remote chart: helm is given --version
+    secret_paths: frozenset[str] = frozenset()  # value paths its values.schema.json marks writeOnly or password
 
     @property
     def is_remote(self) -> bool:

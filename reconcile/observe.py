@@ -19,12 +19,12 @@ from reconcile.adapters.helm_storage import read_release
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
 from reconcile.assess import Inventory
 from reconcile.crfiles import load_resources
+from reconcile.desired import secrets_of
 from reconcile.errors import KubeNotFound
 from reconcile.labels import named_selector, owned_selector
 from reconcile.manifests import release_manifest
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.observed import observed_releases
-from reconcile.redact import secret_strings
 from reconcile.settings import Scope, Selector, Watch
 
 NAMES_PER_QUERY = 100
@@ -154,9 +154,7 @@ class OfflineSource:
 
         def read(step: Step) -> Deployed:
             before = base[step.key]
-            manifest = helm.render(
-                step.key, before.chart, before.values, watch.helm, True, secret_strings(before.values)
-            )
+            manifest = helm.render(step.key, before.chart, before.values, watch.helm, True, secrets_of(before))
             return before.values, manifest
 
         return read

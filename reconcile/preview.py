@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.adapters.helm import Helm
-from reconcile.charts import chart_schema
-from reconcile.diff import ReleaseDiff, release_diff, sensitive_paths
+from reconcile.desired import secrets_of
+from reconcile.diff import ReleaseDiff, release_diff
 from reconcile.errors import HelmcrError
 from reconcile.model import Action, Plan, Step
 from reconcile.observe import DeployedReader
-from reconcile.redact import secret_strings
 from reconcile.settings import Watch
 
 
@@ -39,7 +38,7 @@ def preview(plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, set
     problems: list[str] = []
     for watch, plan, deployed in plans:
         charts = {step.desired.chart for step in plan.changes if step.desired}
-        secret_paths = frozenset().union(*(sensitive_paths(chart_schema(chart)) for chart in charts))
+        secret_paths = frozenset().union(*(chart.secret_paths for chart in charts))
         for step in plan.changes:
             diff, problem = _diff(step, watch, helm, deployed, settings, secret_paths)
             diffs.append(diff)
@@ -63,7 +62,7 @@ def _diff(
     if desired is not None:
         try:
             desired_manifest = helm.render(
-                step.key, desired.chart, desired.values, watch.helm, settings.offline, secret_strings(desired.values)
+                step.key, desired.chart, desired.values, watch.helm, settings.offline, secrets_of(desired)
             )
         except HelmcrError as error:
             problem = f"{step.owner or step.key}: the desired state does not render: {error}"

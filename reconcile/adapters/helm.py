@@ -190,11 +190,12 @@ def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
 def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
     """helm's error in one readable line: from its last ``Error:`` line on (schema errors list one problem a line),
     secrets masked, length bounded; the warnings before it are noise."""
+    stderr = redact(stderr, secrets)  # before lines are joined: a multi-line secret spans them
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     starts = [index for index, line in enumerate(lines) if line.startswith("Error:")]
     detail = lines[starts[-1] :] if starts else lines[-3:]
     text = " ".join(detail).removeprefix("Error:").strip() or "helm failed"
-    text = redact(text, list(secrets))
+    text = redact(text, secrets)
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 

@@ -13,14 +13,19 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconcile.redact import variants
+
 
 class Masker:
     """The secrets of one release and their tokens; maskers built from the same list agree on every token."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         unique = [secret for secret in dict.fromkeys(secrets) if secret]
-        self._tokens = {secret: f"(secret {number})" for number, secret in enumerate(unique, 1)}
-        longest_first = sorted(unique, key=len, reverse=True)  # a secret inside a longer one must not split it
+        self._tokens: dict[str, str] = {}
+        for number, secret in enumerate(unique, 1):  # each form of a secret (base64, escaped...) shows its token
+            for form in [secret, *variants(secret)]:
+                self._tokens.setdefault(form, f"(secret {number})")
+        longest_first = sorted(self._tokens, key=len, reverse=True)  # a secret inside a longer one must not split it
         self._pattern = re.compile("|".join(map(re.escape, longest_first))) if unique else None
 
     def text(self, text: str) -> str:
