@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from reconcile.adapters.helm_argv import render_argv, template_argv, uninstall_argv, upgrade_argv
 from reconcile.errors import (
@@ -35,6 +35,7 @@ from reconcile.redact import redact
 from reconcile.settings import HelmOptions
 
 MESSAGE_LIMIT = 600
+STDIN = Path("-")  # as a values file: helm reads the values from its standard input
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Helm:
         self.connection = connection
         self._env = dict(os.environ if base_env is None else base_env)
         self._lock = threading.Lock()
-        self._live: set[subprocess.Popen[str]] = set()
+        self._live: set[subprocess.Popen[bytes]] = set()
         self._major = 0
         self.processes = 0
 
@@ -93,9 +94,8 @@ class Helm:
     ) -> int:
         """The revision helm made; chart name and version come from the chart itself (see charts.py)."""
         major = self.major_version() if options.rollback_on_failure else 3
-        with values_file(values) as path:
-            output = self.run(upgrade_argv(key, chart, path, labels, options, major), secrets)
-        return int(_json(output).get("version") or 0)
+        argv = upgrade_argv(key, chart, STDIN, labels, options, major)
+        return int(_json(self.run(argv, secrets, stdin=values_json(values))).get("version") or 0)
 
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
@@ -110,8 +110,8 @@ class Helm:
         secrets: Sequence[str] = (),
     ) -> str:
         """The manifest helm would apply (hooks included, as they are objects too)."""
-        with values_file(values) as path:
-            output = self.run(render_argv(key, chart, path, options, offline), secrets, connect=not offline)
+        argv = render_argv(key, chart, STDIN, options, offline)
+        output = self.run(argv, secrets, connect=not offline, stdin=values_json(values))
         if offline:
             return output
         return release_manifest(_json(output))
@@ -124,12 +124,12 @@ class Helm:
             files = [stack.enter_context(values_file(layer)) for layer in values]
             return self.run(template_argv(release, chart, namespace, files, hooks))
 
-    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True) -> str:
+    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True, stdin: bytes = b"") -> str:
         with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
             with self._lock:
                 self.processes += 1
             returncode, stdout, stderr = self._execute(
-                [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home)
+                [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home), stdin
             )
         if returncode < 0:
             raise HelmInterrupted(f"helm was stopped by signal {-returncode} before it finished", 1)
@@ -137,24 +137,25 @@ class Helm:
             raise helm_error(short_message(stderr or stdout, secrets), returncode)
         return stdout
 
-    def _execute(self, argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-        """The process: helm in a session of its own, tracked so a signal can stop it; unit tests replace it."""
-        process = subprocess.Popen(
-            [self.resolve(), *argv],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        with self._lock:
-            self._live.add(process)
-        try:
-            stdout, stderr = process.communicate()
-        finally:
+    def _execute(self, argv: list[str], env: dict[str, str], stdin: bytes) -> tuple[int, str, str]:
+        """The process: helm in a session of its own, tracked so a signal can stop it; unit tests replace it.
+
+        Its output goes to files already unlinked (it may hold the values and the manifest): if helmcr dies, helm
+        neither dies of SIGPIPE halfway through an upgrade nor leaves anything on disk, and it finishes its
+        operation, so the release is not left pending."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            process = subprocess.Popen(
+                [self.resolve(), *argv], stdin=subprocess.PIPE, stdout=out, stderr=err, env=env, start_new_session=True
+            )
             with self._lock:
-                self._live.discard(process)
-        return process.returncode, stdout, stderr
+                self._live.add(process)
+            try:
+                _feed(process, stdin)
+                process.wait()
+            finally:
+                with self._lock:
+                    self._live.discard(process)
+            return process.returncode, _read_back(out), _read_back(err)
 
     def terminate_all(self) -> int:
         """Ask every running helm to stop (SIGTERM lets it record the release as failed); returns how many."""
@@ -171,19 +172,37 @@ class Helm:
         return env
 
 
+def values_json(values: Mapping[str, Any]) -> bytes:
+    """The values as helm reads them from ``--values -``: JSON, which helm reads as YAML, so every string stays
+    quoted and a value such as ``1e3``, ``0x1F`` or ``yes`` reaches the chart as the string it is in the CR (PyYAML
+    would leave ``1e3`` bare, and Go's YAML reads that as the number 1000). Through a pipe, never a file: nothing
+    of them is left on disk if helmcr is killed."""
+    return json.dumps(dict(values), ensure_ascii=False, sort_keys=True).encode()
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(data)
+        process.stdin.close()
+    except BrokenPipeError:  # helm exited before reading its values (a bad flag): its stderr says why
+        pass
+
+
+def _read_back(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return handle.read().decode(errors="replace")
+
+
 @contextmanager
 def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
-    """A 0600 file in a 0700 directory, removed as soon as helm returns.
-
-    Written as JSON, which helm reads as YAML: every string stays quoted, so a value such as ``1e3``, ``0x1F`` or
-    ``yes`` reaches the chart as the string it is in the CR (PyYAML would leave ``1e3`` bare, and Go's YAML
-    reads that as the number 1000).
-    """
+    """A 0600 file in a 0700 directory, removed as soon as helm returns: for ``helm template`` with several layers
+    (scaffold's, from the user's own files), where one pipe is not enough."""
     with tempfile.TemporaryDirectory(prefix="helmcr-values-") as directory:
         path = Path(directory) / "values.json"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(dict(values), handle, ensure_ascii=False, sort_keys=True)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(values_json(values))
         yield path
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+from pathlib import Path
 
 from kubernetes import client
 
 from devenv.helmcli import Helm
-from tests.integration.support import REPO, Helmcr, Resources, Run, cache_watch
+from tests.integration.support import REPO, Helmcr, Resources, Run, cache_watch, releases, wait_for
 
 LEAKY = str(REPO / "tests" / "fixtures" / "charts" / "leaky")
 PEM = (
@@ -65,3 +68,22 @@ def test_the_preview_masks_a_secret_the_chart_encodes(
         assert run.exit_code == 0, run.stderr
         leaks = [form for form in leaked_forms() if form in run.stdout + run.stderr]
         assert leaks == [], f"{output}: {leaks}"
+
+
+def test_helmcr_killed_mid_upgrade_leaves_no_values_on_disk_and_its_helm_finishes(
+    helmcr: Helmcr, caches: Resources, namespace: str, helm: Helm, tmp_path: Path
+) -> None:
+    # Pods never get Ready here, so helm waits out its timeout; the lease is this test's, as the killed run keeps it
+    helmcr.configure([cache_watch(wait=True, timeout="8s", stuckAfter="60s")], lease={"namespace": namespace})
+    caches.create("waits", {"replicaCount": 1, "auth": {"password": OPAQUE}})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    running = helmcr.start("-n", namespace, env={"TMPDIR": str(scratch)})
+    wait_for(lambda: releases(helm, namespace).get("waits") == (1, "pending-install"), "helm to be mid-install")
+    running.send_signal(signal.SIGKILL)
+    running.wait()
+    ((helm_pid, _),) = helmcr.helm_pids()
+    os.kill(helm_pid, 0)  # helm outlives the helmcr that started it
+    on_disk = [p for p in scratch.rglob("*") if p.is_file() and OPAQUE.encode() in p.read_bytes()]
+    assert on_disk == [], "no file holds a value after helmcr is killed"
+    wait_for(lambda: releases(helm, namespace).get("waits") == (1, "failed"), "helm to finish (its wait times out)")

@@ -96,10 +96,11 @@ def test_failures_carry_the_category_of_helms_error() -> None:
     assert categories == {"slow": "timed-out", "clash": "conflict", "locked": "interrupted"}
 
 
-def test_values_reach_helm_by_a_private_file_never_on_the_command_line() -> None:
+def test_values_reach_helm_through_its_standard_input_never_a_file_or_the_command_line() -> None:
     world = World()
     world.cr("cache", {"auth": {"password": "hunter2-secret"}})
     world.sync()
     (call,) = world.helm.calls_of("upgrade")
-    assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_mode == 0o600
+    assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_modes == ()
+    assert call.argv[call.argv.index("--values") + 1] == "-"
     assert not any("hunter2" in part for part in call.argv)

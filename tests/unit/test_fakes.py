@@ -446,11 +446,11 @@ def test_rollback_on_failure_per_helm_major(server: FakeApiServer, kube: FakeKub
         helm3.run(["upgrade", "--install", "x", "/c", "--rollback-on-failure"])
 
 
-def test_values_go_by_a_private_file_never_on_the_argv(helm: FakeHelm) -> None:
+def test_values_go_by_standard_input_never_a_file_or_the_argv(helm: FakeHelm) -> None:
     helm.upgrade(KEY, CHART, {"password": "hunter22"}, {}, OPTIONS)
     helm.render(KEY, CHART, {"password": "hunter22"}, OPTIONS, offline=False)
     for call in helm.calls:
-        assert call.values == {"password": "hunter22"} and call.values_mode == 0o600
+        assert call.values == {"password": "hunter22"} and call.values_modes == ()
         assert not any("hunter22" in item for item in call.argv)
     assert call.env["HELM_CACHE_HOME"].startswith("/") and "hunter22" not in str(call.env)
 

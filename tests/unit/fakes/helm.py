@@ -211,14 +211,18 @@ def _values_paths(argv: list[str]) -> list[str]:
     return paths + [item.removeprefix("--values=") for item in argv if item.startswith("--values=")]
 
 
-def _read_values(paths: list[str]) -> tuple[dict[str, Any], tuple[int, ...]]:
-    """The files as helm reads them (YAML, later files win key by key), with their permission bits."""
+def _read_values(paths: list[str], stdin: bytes) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The files as helm reads them (YAML, later files win key by key), with their permission bits (none for
+    ``-``, helm's standard input)."""
     merged: dict[str, Any] = {}
     modes: list[int] = []
     for path in paths:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-            modes.append(os.stat(path).st_mode & 0o777)
+            if path == "-":
+                text = stdin.decode("utf-8")
+            else:
+                text = Path(path).read_text(encoding="utf-8")
+                modes.append(os.stat(path).st_mode & 0o777)
         except OSError as error:
             raise _Failed(f"open {path}: {(error.strerror or 'error').lower()}") from None
         layer = yaml.safe_load(text) or {}
@@ -476,11 +480,12 @@ class FakeHelm(Helm):
 
     # --- the process ------------------------------------------------------------------------------------------
 
-    def _execute(self, argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-        """One helm process: the values files are read now, while they exist, as helm would read them."""
+    def _execute(self, argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
+        """One helm process: the values files are read now, while they exist, as helm would read them; ``-`` is
+        the standard input."""
         paths = _values_paths(argv)
         try:
-            values, modes = _read_values(paths)
+            values, modes = _read_values(paths, stdin)
         except _Failed as failure:
             self._record(HelmCall(list(argv), dict(env), None))
             return 1, "", f"Error: {failure}\n"
