@@ -9,7 +9,9 @@ chart's own files only: a subchart's templates read the subchart's values, so su
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
 import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ import yaml
 
 from reconcile.errors import ChartError
 
+TPL_CALL = re.compile(rb"\btpl\s+[.$(\"]|\|\s*tpl\b")
+
 
 @dataclass(frozen=True)
 class ChartFiles:
@@ -28,6 +32,7 @@ class ChartFiles:
     metadata: Mapping[str, Any]  # Chart.yaml
     files: Mapping[str, bytes]  # the chart's own files by path relative to its root, charts/ left out
     vendored: tuple[str, ...] = ()  # subchart directories under charts/
+    tpl: bool = True  # some template of it or of a subchart calls tpl: values it is given may run as templates
 
     @property
     def name(self) -> str:
@@ -81,40 +86,55 @@ def read_chart(path: Path, given: str = "") -> ChartFiles:
         if not (relative := file.relative_to(path).as_posix()).startswith("charts/")
     }
     vendored = tuple(sorted(d.name for d in (path / "charts").glob("*") if d.is_dir()))
-    return _chart(path, _hash(path, contents), files, vendored)
+    tpl = any(_calls_tpl(data) for data in contents.values())
+    return _chart(path, _hash(path, contents), files, vendored, tpl)
 
 
 def _from_archive(path: Path) -> ChartFiles:
     """A packaged chart holds one top directory (the chart's name); paths are taken relative to it."""
     files: dict[str, bytes] = {}
     vendored: set[str] = set()
+    tpl = False
     try:
         with tarfile.open(path) as archive:
             for member in archive.getmembers():
                 parts = PurePosixPath(member.name).parts
-                if not member.isfile() or len(parts) < 2:
+                handle = archive.extractfile(member) if member.isfile() and len(parts) >= 2 else None
+                if handle is None:
                     continue
+                data = handle.read()
+                tpl = tpl or _calls_tpl(data)
                 relative = "/".join(parts[1:])
                 if relative.startswith("charts/"):
                     if len(parts) > 3:  # <chart>/charts/<subchart>/…: a vendored subchart
                         vendored.add(parts[2])
                     continue
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    files[relative] = handle.read()
+                files[relative] = data
     except (tarfile.TarError, OSError) as error:
         raise ChartError(f"{path} is not a readable chart archive: {error}") from None
     if "Chart.yaml" not in files:
         raise ChartError(f"{path} is not a packaged chart (no top-level Chart.yaml)")
-    return _chart(path, _hash(path.parent, {path: _read(path)}), files, tuple(sorted(vendored)))
+    return _chart(path, _hash(path.parent, {path: _read(path)}), files, tuple(sorted(vendored)), tpl)
 
 
-def _chart(path: Path, identity: str, files: dict[str, bytes], vendored: tuple[str, ...]) -> ChartFiles:
-    chart = ChartFiles(path, identity, {}, files, vendored)
+def _chart(path: Path, identity: str, files: dict[str, bytes], vendored: tuple[str, ...], tpl: bool) -> ChartFiles:
+    chart = ChartFiles(path, identity, {}, files, vendored, tpl)
     metadata = chart.yaml_mapping("Chart.yaml")
     if not metadata.get("name"):
         raise ChartError(f"{path}: Chart.yaml has no chart name")
-    return ChartFiles(path, identity, metadata, files, vendored)
+    return ChartFiles(path, identity, metadata, files, vendored, tpl)
+
+
+def _calls_tpl(data: bytes) -> bool:
+    """Whether a file calls tpl; a packaged subchart is looked into. Erring towards yes only makes helmcr stricter."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                members = [archive.extractfile(m) for m in archive.getmembers() if m.isfile()]
+                return any(_calls_tpl(handle.read()) for handle in members if handle is not None)
+        except (tarfile.TarError, OSError):
+            return True
+    return TPL_CALL.search(data) is not None
 
 
 def _hash(root: Path, contents: Mapping[Path, bytes]) -> str:

@@ -33,6 +33,7 @@ def resolve_chart(watch: Watch, base_dir: Path) -> ChartRef:
         name=chart.name,
         version=chart.version,
         secret_paths=sensitive_paths(_schema(chart)),
+        tpl=chart.tpl,
     )
 
 

@@ -66,7 +66,8 @@ def sync(
         raise typer.Exit(run_preview(invocation, _request(previewing)))
     if previewing.asked or common.output is Output.markdown:
         raise typer.BadParameter(
-            "--detailed-exitcode, --show-secrets, --from-file, --offline, --base and -o markdown go with --dry-run "
+            "--detailed-exitcode, --show-secrets, --from-file, --offline, --base, --server-side-render and -o "
+            "markdown go with --dry-run "
             "(or use helmcr diff)"
         )
     raise typer.Exit(run_sync(invocation, once, interval))
@@ -109,6 +110,7 @@ def _request(previewing: Previewing, save_to: Path | None = None) -> PreviewRequ
         offline=previewing.offline,
         base_files=tuple(previewing.base or ()),
         save_to=save_to,
+        server_side=previewing.server_side,
     )
 
 

@@ -110,11 +110,26 @@ class Previewing:
     base: Annotated[
         list[Path] | None, typer.Option("--base", help="With --offline: the CR files deployed now (repeatable).")
     ] = None
+    server_side: Annotated[
+        bool,
+        typer.Option(
+            "--server-side-render",
+            help="Render --from-file CRs with a server-side dry run (lookup and capabilities real, with this "
+            "command's credentials). Off by default: a pull request's CRs are rendered with helm template.",
+        ),
+    ] = False
 
     @property
     def asked(self) -> bool:
         """Whether an option was given that means nothing to a real run."""
-        return self.detailed_exitcode or self.show_secrets or bool(self.from_file) or self.offline or bool(self.base)
+        return (
+            self.detailed_exitcode
+            or self.show_secrets
+            or bool(self.from_file)
+            or self.offline
+            or bool(self.base)
+            or self.server_side
+        )
 
 
 def grouped(command: Callable[..., None]) -> Callable[..., None]:

@@ -56,6 +56,7 @@ ENTRY_FIELDS = frozenset(
         "stuckAfter",
         "retryBackoff",
         "maxRetryBackoff",
+        "allowTemplateValues",
     }
 )
 GLOBAL_FIELDS = frozenset(
@@ -168,6 +169,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         target_namespace=fields.optional_dns_name(entry, "targetNamespace", where),
         adopt=fields.flag(entry, "adopt", where, False),
         policy=_policy(entry, where, helm, fields),
+        allow_template_values=fields.flag(entry, "allowTemplateValues", where, False),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from reconcile.diff.values import secret_values
 from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
-from reconcile.limits import spec_problem
+from reconcile.limits import spec_problem, template_action
 from reconcile.model import ChartRef, Desired, ReleaseKey, ResourceRef
 from reconcile.settings import HelmOptions, Watch
 
@@ -52,7 +52,7 @@ def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: Char
         keep=str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true",
         retry_request=str(annotations.get(ANNOTATION_RETRY, "")),
     )
-    problem = _problem(resource.get("spec"), key, watch)
+    problem = _problem(resource.get("spec"), key, watch, chart)
     if problem:
         return replace(base, invalid=problem)
     values = merge_values(resource.get("spec") or {}, watch.override_values)
@@ -95,11 +95,17 @@ def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, optio
     return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def _problem(spec: Any, key: ReleaseKey, watch: Watch) -> str:
+def _problem(spec: Any, key: ReleaseKey, watch: Watch, chart: ChartRef) -> str:
     if spec is not None and not isinstance(spec, dict):
         return f"spec must be an object holding the chart's values, got {_json_type(spec)}"
     if too_big := spec_problem(spec):
         return too_big
+    if chart.tpl and not watch.allow_template_values and (where := template_action(spec)):
+        return (
+            f"spec.{where} holds a template action ({{{{ … }}}}): the chart passes values to tpl, where it would run "
+            "with helm's credentials (lookup reads the cluster), so it is refused; a kind whose CR authors are "
+            "trusted may set allowTemplateValues: true"
+        )
     if not key.namespace:
         return f"{watch.kind} is cluster-scoped: set targetNamespace for it in the helmcr config"
     if len(key.name) > RELEASE_NAME_MAX:

@@ -26,6 +26,20 @@ def spec_problem(spec: Any) -> str:
     return ""
 
 
+def template_action(spec: Any) -> str:
+    """The path of the first string value that holds a Go template action, or ""."""
+    pending: list[tuple[Any, str]] = [(spec, "")]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, dict):
+            pending.extend((child, f"{path}.{key}" if path else str(key)) for key, child in node.items())
+        elif isinstance(node, list):
+            pending.extend((child, f"{path}[{index}]") for index, child in enumerate(node))
+        elif isinstance(node, str) and "{{" in node:
+            return path
+    return ""
+
+
 def _depth(value: Any) -> int:
     deepest = 0
     pending = [(value, 1)]

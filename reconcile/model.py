@@ -49,6 +49,7 @@ class ChartRef:
     repo_url: str = ""
     pinned: bool = False  # a remote chart: helm is given --version
     secret_paths: frozenset[str] = frozenset()  # value paths its values.schema.json marks writeOnly or password
+    tpl: bool = True  # it may pass values to tpl (so a "{{" in a value runs); unknown, so yes, for remote charts
 
     @property
     def is_remote(self) -> bool:

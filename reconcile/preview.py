@@ -24,7 +24,7 @@ from reconcile.settings import Watch
 class PreviewSettings:
     context: int = 3
     show_secrets: bool = False
-    offline: bool = False
+    client_side: bool = False  # render with helm template: no lookup, no credentials (offline, and PR files)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _diff(
     if desired is not None:
         try:
             desired_manifest = helm.render(
-                step.key, desired.chart, desired.values, watch.helm, settings.offline, secrets_of(desired)
+                step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
         except HelmcrError as error:
             problem = f"{step.owner or step.key}: the desired state does not render: {error}"

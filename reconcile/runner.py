@@ -69,6 +69,7 @@ class PreviewRequest:
     show_secrets: bool = False
     files: tuple[Path, ...] = ()
     offline: bool = False
+    server_side: bool = False  # render --from-file CRs with a server-side dry run (trusted files only)
     base_files: tuple[Path, ...] = ()
     save_to: Path | None = None
 
@@ -191,7 +192,10 @@ def _sync_passes(session: Session, invocation: Invocation, control: RunControl, 
 
 def _preview(session: Session, invocation: Invocation, request: PreviewRequest) -> int:
     started = time.monotonic()
-    settings = PreviewSettings(request.context_lines, request.show_secrets, request.offline)
+    # CR files from a pull request are rendered client-side unless asked: a server-side dry run would run their
+    # lookups with this command's credentials and print what they read into the preview.
+    client_side = request.offline or (bool(request.files) and not request.server_side)
+    settings = PreviewSettings(request.context_lines, request.show_secrets, client_side)
     source = session.source(request)
     summary, result, plans = preview_run(session.config, source, session.helm, session.options, settings)
     _print_problems(summary, session.errors)

@@ -107,6 +107,7 @@ class Watch:
     target_namespace: str = ""
     adopt: bool = False
     policy: FailurePolicy = field(default_factory=FailurePolicy)
+    allow_template_values: bool = False  # a CR's "{{" may reach a chart's tpl: only for CR authors you trust
 
     @property
     def resource_plural(self) -> str:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from devenv.helmcli import Helm
-from tests.integration.support import GROUP, Helmcr, Kind, Resources, cache_watch, install_crd, releases
+from tests.integration.support import (
+    GROUP,
+    REPO,
+    SHARED_CHARTS,
+    Helmcr,
+    Kind,
+    Resources,
+    cache_watch,
+    install_crd,
+    releases,
+)
 
 STORE = Kind("Store", "stores")
+LOOKUP = str(REPO / "tests" / "fixtures" / "charts" / "lookup")
 
 
 @pytest.fixture(scope="module")
@@ -90,4 +105,50 @@ def test_a_release_waiting_out_its_backoff_is_not_converged(helmcr: Helmcr, cach
     assert waiting.report["summary"]["waiting"] == 1 and waiting.report["summary"]["inSync"] == 0
 
 
-__all__ = ["GROUP"]
+REDIS = Kind("Vault", "vaults")
+STEAL = '{{ fail (printf "X<%s>" ((lookup "v1" "Secret" .Release.Namespace "victim").data.password | b64dec)) }}'
+VICTIM_PASSWORD = "victim-Pa55word-9f2c"
+
+
+def victim_secret(kube: client.ApiClient, namespace: str, name: str = "victim") -> None:
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"password": VICTIM_PASSWORD})
+    client.CoreV1Api(kube).create_namespaced_secret(namespace, body)
+
+
+def test_a_template_in_a_value_the_chart_passes_to_tpl_is_refused(
+    helmcr: Helmcr, kube: client.ApiClient, namespace: str, helm: Helm
+) -> None:
+    install_crd(kube, REDIS)
+    vaults = Resources(kube, REDIS, namespace)
+    victim_secret(kube, namespace)
+    redis = {"group": GROUP, "version": "v1alpha1", "kind": REDIS.kind, "plural": REDIS.plural,
+             "chart": str(SHARED_CHARTS / "redis"), "disableHooks": True}  # fmt: skip
+    helmcr.configure([redis])
+    vaults.create("thief", {"usePassword": False, "cluster": {"enabled": False}, "configmap": STEAL})
+    vaults.create("honest", {"usePassword": False, "cluster": {"enabled": False}})
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    assert (run.outcome("thief")["state"], run.outcome("honest")["result"]) == ("invalid", "succeeded")
+    message = vaults.ready("thief")["message"]
+    assert "spec.configmap holds a template action" in message and VICTIM_PASSWORD not in json.dumps(
+        vaults.get("thief")
+    )
+    assert VICTIM_PASSWORD not in run.stdout + run.stderr
+    assert set(releases(helm, namespace)) == {"honest"}
+
+
+def test_a_pull_request_preview_never_runs_lookup_with_the_previews_credentials(
+    helmcr: Helmcr, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    victim_secret(kube, namespace, "ci-victim")
+    helmcr.configure([cache_watch(chart=LOOKUP)])
+    checkout = tmp_path / "pr"
+    checkout.mkdir()
+    spec = {"from": {"namespace": namespace, "name": "ci-victim"}}
+    cr = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Cache", "metadata": {"name": "pr"}, "spec": spec}
+    (checkout / "cr.yaml").write_text(yaml.safe_dump(cr))
+    encoded = base64.b64encode(VICTIM_PASSWORD.encode()).decode()
+    preview = helmcr.run(("diff",), "-n", namespace, "--from-file", str(checkout), "-o", "markdown")
+    assert preview.exit_code == 0, preview.stderr
+    assert "pr-copied" in preview.stdout and encoded not in preview.stdout and VICTIM_PASSWORD not in preview.stdout
+    trusted = helmcr.run(("diff",), "-n", namespace, "--from-file", str(checkout), "--server-side-render", "-o", "json")
+    assert encoded in trusted.stdout, "asked for, a server-side render does run the lookup (so the test can fail)"

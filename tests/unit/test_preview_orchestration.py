@@ -59,7 +59,7 @@ def test_offline_the_base_files_stand_for_what_is_deployed(tmp_path: Path) -> No
         return path
 
     source = OfflineSource(Scope(), (cr_file("base", 1),), (cr_file("pr", 2),))
-    summary, result, _ = preview_run(world.config, source, world.helm, RunOptions(), PreviewSettings(offline=True))
+    summary, result, _ = preview_run(world.config, source, world.helm, RunOptions(), PreviewSettings(client_side=True))
     assert [str(o.step.action) for o in summary.outcomes] == ["upgrade"]
     assert world.server.requests == [], "offline means no cluster at all"
     assert {c.command for c in world.helm.calls} == {"template"}
