@@ -57,6 +57,7 @@ ENTRY_FIELDS = frozenset(
         "retryBackoff",
         "maxRetryBackoff",
         "allowTemplateValues",
+        "serviceAccountName",
     }
 )
 GLOBAL_FIELDS = frozenset(
@@ -152,6 +153,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         history_max=fields.whole(entry, "historyMax", where, 10, minimum=0),
         disable_hooks=fields.flag(entry, "disableHooks", where, False),
         rollback_on_failure=fields.flag(entry, "rollbackOnFailure", where, False),
+        service_account=fields.optional_dns_name(entry, "serviceAccountName", where),
     )
     return Watch(
         group=fields.dns_name(fields.required(entry, "group", where), f"{where}.group"),

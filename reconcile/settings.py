@@ -29,6 +29,7 @@ class HelmOptions:
     history_max: int = 10
     disable_hooks: bool = False
     rollback_on_failure: bool = False
+    service_account: str = ""  # helm impersonates this ServiceAccount of the release's namespace; "": helmcr's own
 
     @property
     def timeout(self) -> str:

@@ -45,6 +45,7 @@ def upgrade_argv(
         "json",
         "--reset-values",
         *_chart_flags(chart, options),
+        *_identity_flags(key, options),
     ]
     if options.wait:
         argv.append("--wait")
@@ -63,7 +64,15 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
         return template_argv(key.name, chart.source, key.namespace, [values_file], hooks) + _source_flags(chart)
     argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
             "--values", str(values_file), "--dry-run=server", "--output", "json", "--reset-values"]  # fmt: skip
-    return argv + _chart_flags(chart, options)
+    return argv + _chart_flags(chart, options) + _identity_flags(key, options)
+
+
+def _identity_flags(key: ReleaseKey, options: HelmOptions) -> list[str]:
+    """helm acts as the kind's ServiceAccount in the release's namespace, when the config names one: the API server
+    then bounds what a chart, and so a CR, can reach (helmcr needs only the right to impersonate it)."""
+    if not options.service_account:
+        return []
+    return ["--kube-as-user", f"system:serviceaccount:{key.namespace}:{options.service_account}"]
 
 
 def _chart_flags(chart: ChartRef, options: HelmOptions) -> list[str]:
@@ -82,6 +91,7 @@ def _source_flags(chart: ChartRef) -> list[str]:
 
 def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
     argv = ["uninstall", key.name, "--namespace", key.namespace, "--timeout", options.timeout]
+    argv += _identity_flags(key, options)
     if options.wait:
         argv.append("--wait")
     if options.disable_hooks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,53 @@ def test_a_pull_request_preview_never_runs_lookup_with_the_previews_credentials(
     assert "pr-copied" in preview.stdout and encoded not in preview.stdout and VICTIM_PASSWORD not in preview.stdout
     trusted = helmcr.run(("diff",), "-n", namespace, "--from-file", str(checkout), "--server-side-render", "-o", "json")
     assert encoded in trusted.stdout, "asked for, a server-side render does run the lookup (so the test can fail)"
+
+
+def tenant_account(kube: client.ApiClient, namespace: str) -> None:
+    """A ServiceAccount of the CR's namespace that may manage ConfigMaps and helm's records there, and no more."""
+    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
+    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="tenant")))
+    rule = client.V1PolicyRule(api_groups=[""], resources=["configmaps", "secrets"], verbs=["*"])
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name="tenant"), rules=[rule]))
+    binding = client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="tenant"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="tenant"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="tenant", namespace=namespace)],
+    )
+    rbac.create_namespaced_role_binding(namespace, binding)
+
+
+@pytest.fixture
+def other_namespace(kube: client.ApiClient, namespace: str) -> Iterator[str]:
+    core = client.CoreV1Api(kube)
+    name = f"{namespace[:50]}-other"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+def test_helm_as_the_kinds_service_account_reaches_only_what_that_account_may(
+    helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str, other_namespace: str, helm: Helm
+) -> None:
+    tenant_account(kube, namespace)
+    victim_secret(kube, other_namespace)
+    helmcr.configure([cache_watch(chart=LOOKUP, serviceAccountName="tenant")])
+    caches.create("plain", {})
+    caches.create("reader", {"from": {"namespace": other_namespace, "name": "victim"}})
+    caches.create("planter", {"elsewhere": other_namespace})
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    results = {name: run.outcome(name)["result"] for name in ("plain", "reader", "planter")}
+    assert results == {"plain": "succeeded", "reader": "failed", "planter": "failed"}, run.stdout[-3000:]
+    assert "forbidden" in caches.ready("reader")["message"] and "forbidden" in caches.ready("planter")["message"]
+    core = client.CoreV1Api(kube)
+    assert [c.metadata.name for c in core.list_namespaced_config_map(other_namespace).items if c.metadata] == [
+        "kube-root-ca.crt"
+    ], "nothing was planted in another namespace"
+    encoded = base64.b64encode(VICTIM_PASSWORD.encode()).decode()
+    assert encoded not in run.stdout + json.dumps(caches.get("reader"))
+
+    helmcr.configure([cache_watch(chart=LOOKUP)])  # helmcr's own (admin) credentials: the same CR reads the Secret
+    caches.annotate("reader", {"helmcr.io/retry": "as-admin"})
+    assert helmcr.sync("-n", namespace, "-o", "json").outcome("reader")["result"] == "succeeded"
+    copied = core.read_namespaced_config_map("reader-copied", namespace).data or {}
+    assert encoded in copied["copied"], "without impersonation the lookup does reach it (so the test can fail)"

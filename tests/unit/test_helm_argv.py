@@ -45,3 +45,12 @@ def test_short_message_takes_helms_error_line_and_masks_secrets() -> None:
     stderr = "WARNING: something\nError: UPGRADE FAILED: value hunter22 is not allowed\n"
     assert short_message(stderr, ["hunter22"]) == "UPGRADE FAILED: value *** is not allowed"
     assert len(short_message("Error: " + "x" * 5000)) <= 600
+
+
+def test_a_kinds_service_account_is_impersonated_in_the_releases_namespace() -> None:
+    chart = ChartRef(source="/charts/memcached", identity="x")
+    options = HelmOptions(service_account="tenant")
+    user = "system:serviceaccount:ns:tenant"
+    for argv in (upgrade_argv(KEY, chart, Path("-"), {}, options), uninstall_argv(KEY, options)):
+        assert argv[argv.index("--kube-as-user") + 1] == user
+    assert "--kube-as-user" not in upgrade_argv(KEY, chart, Path("-"), {}, HelmOptions())
