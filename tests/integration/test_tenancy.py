@@ -158,7 +158,9 @@ def test_a_pull_request_preview_never_runs_lookup_with_the_previews_credentials(
 def tenant_account(kube: client.ApiClient, namespace: str) -> None:
     """A ServiceAccount of the CR's namespace that may manage ConfigMaps and helm's records there, and no more."""
     core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="tenant")))
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="tenant"))
+    )
     rule = client.V1PolicyRule(api_groups=[""], resources=["configmaps", "secrets"], verbs=["*"])
     rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name="tenant"), rules=[rule]))
     binding = client.V1RoleBinding(
