@@ -2,8 +2,15 @@
 
 A CronJob run and a CI run (or two CronJob runs when one overran) must never drive helm against the same releases
 at once. The lease is taken only when a run has something to change, so a run where nothing changed still makes no
-write at all; after taking it the run observes again, since another run may have acted meanwhile. A lease whose
-holder stopped renewing (killed, OOM, node lost) is taken over once it expires.
+write at all; after taking it the run observes again, since another run may have acted meanwhile.
+
+One lease per config, wherever it runs: its namespace is the config's ``lease.namespace`` (scaffold sets it), else
+``default``, never the kubeconfig's or the pod's, so an admin's run and the CronJob's exclude each other.
+
+Expiry never depends on clocks agreeing (as client-go's leader election judges it): a holder is dead only when its
+lease went unchanged for a whole lease duration *as this run watched it*. A lease that looks expired by the
+holder's own renewTime is watched for that long before it is taken over; a live holder, however skewed its clock,
+renews within a third of it. Before each helm operation the run checks that it still holds the lease.
 """
 
 from __future__ import annotations
@@ -15,19 +22,20 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from reconcile.adapters.kube import Kube, ResourceType
 from reconcile.clock import now_micro, parse_time
-from reconcile.errors import KubeConflict, KubeError, KubeNotFound, LeaseHeldError
+from reconcile.errors import KubeConflict, KubeError, KubeForbidden, KubeNotFound, KubeTransient, LeaseHeldError
 
 log = logging.getLogger(__name__)
 
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases")
-SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+DEFAULT_NAMESPACE = "default"
+CONFIRM_EVERY = 1.0  # seconds: how stale the knowledge "we still hold it" may be when a helm operation starts
 
 
 @dataclass(frozen=True)
@@ -44,29 +52,46 @@ def lease_name(kinds: list[str]) -> str:
     return f"helmcr-{digest}"
 
 
-def default_namespace(context_namespace: str) -> str:
-    """In a pod, its own namespace (where its RBAC allows the Lease); else the kubeconfig's, else default."""
-    try:
-        with open(SERVICE_ACCOUNT_NAMESPACE) as handle:
-            return handle.read().strip() or "default"
-    except OSError:
-        return context_namespace or "default"
+@dataclass(frozen=True)
+class _Attempt:
+    acquired: bool
+    holder: str = ""  # who holds it, for the message
+    suspect: bool = False  # it looks expired by its holder's clock: watch it for a term before believing that
+    term: int = 0  # the lease's duration, seconds
 
 
 class RunLease:
     """Acquire, renew in the background, release; ``lost`` tells the run to start nothing new."""
 
-    def __init__(self, kube: Kube, settings: LeaseSettings) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: LeaseSettings,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.kube = kube
         self.settings = settings
         self.holder = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
         self.lost = threading.Event()
+        self._clock = clock
+        self._sleep = sleep
         self._stop = threading.Event()
         self._current: dict[str, Any] = {}
+        self._seen: tuple[str, str] = ("", "")  # (holder, resourceVersion) of the lease as this run last saw it
+        self._seen_since = 0.0
+        self._renewed_at = 0.0
+        self._confirmed_at = 0.0
 
     @contextmanager
     def held(self) -> Iterator[RunLease]:
-        self._acquire_or_wait()
+        try:
+            self._acquire_or_wait()
+        except KubeForbidden as error:
+            raise KubeForbidden(
+                f"the run lease {self.settings.namespace}/{self.settings.name}: {error}; set lease.namespace in the "
+                "config to a namespace where helmcr may write Leases"
+            ) from None
         renewer = threading.Thread(target=self._renew_until_stopped, name="helmcr-lease", daemon=True)
         renewer.start()
         try:
@@ -76,35 +101,75 @@ class RunLease:
             renewer.join()
             self._release()
 
+    def confirm(self) -> bool:
+        """Whether this run still holds the lease, asked of the API server unless it was known a moment ago: a
+        lease taken or edited away mid-run stops the next helm operation, not one a renewal period later."""
+        if self.lost.is_set():
+            return False
+        if self._clock() - max(self._confirmed_at, self._renewed_at) < CONFIRM_EVERY:
+            return True
+        try:
+            current = self.kube.get(LEASES, self.settings.namespace, self.settings.name)
+        except KubeError as error:
+            log.warning("could not confirm the run lease %s: %s", self.settings.name, error)
+            return False
+        if (current.get("spec") or {}).get("holderIdentity") != self.holder:
+            log.error("the run lease %s is no longer this run's; starting nothing new", self.settings.name)
+            self.lost.set()
+            return False
+        self._confirmed_at = self._clock()
+        return True
+
     def _acquire_or_wait(self) -> None:
-        deadline = time.monotonic() + self.settings.wait_seconds
+        deadline = self._clock() + self.settings.wait_seconds
+        watching = False
         while True:
-            held_by = self._try_acquire()
-            if held_by is None:
+            attempt = self._try_acquire()
+            if attempt.acquired:
+                self._renewed_at = self._clock()
                 return
-            if time.monotonic() >= deadline:
+            if attempt.suspect and not watching:  # give the holder one whole term to show it is alive
+                watching = True
+                deadline = max(deadline, self._seen_since + attempt.term + 1)
+            if self._clock() >= deadline:
                 raise LeaseHeldError(
                     f"another helmcr run holds the lease {self.settings.namespace}/{self.settings.name} "
-                    f"({held_by}); try again later or pass --wait-for-lock SECONDS"
+                    f"({attempt.holder}); try again later or pass --wait-for-lock SECONDS"
                 )
-            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+            self._sleep(min(1.0, max(0.05, deadline - self._clock())))
 
-    def _try_acquire(self) -> str | None:
-        """None when acquired; otherwise who holds it, for the message."""
+    def _try_acquire(self) -> _Attempt:
         try:
             current = self.kube.get(LEASES, self.settings.namespace, self.settings.name)
         except KubeNotFound:
             return self._create()
         spec = current.get("spec") or {}
-        holder = spec.get("holderIdentity") or ""
-        if holder and not _expired(spec, self.settings.duration_seconds):
-            return f"held by {holder}, renewed {spec.get('renewTime', 'never')}"
-        transitions = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)
+        holder = str(spec.get("holderIdentity") or "")
+        if holder and not self._silent_for_a_term(holder, current, spec):
+            renewed = f"held by {holder}, renewed {spec.get('renewTime', 'never')}"
+            return _Attempt(False, renewed, suspect=self._looks_expired(spec), term=self._term(spec))
         if holder:
             log.warning("taking over lease %s from %s, which stopped renewing it", self.settings.name, holder)
-        return self._write({**current, "spec": self._spec(transitions)})
+        transitions = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)
+        return self._write({**current, "spec": self._spec(transitions)}, "taken by another run at the same moment")
 
-    def _create(self) -> str | None:
+    def _silent_for_a_term(self, holder: str, current: dict[str, Any], spec: dict[str, Any]) -> bool:
+        """True once the lease stayed exactly as first seen for its whole duration, by this run's own clock."""
+        seen = (holder, str((current.get("metadata") or {}).get("resourceVersion") or ""))
+        if seen != self._seen:
+            self._seen, self._seen_since = seen, self._clock()
+            return False
+        return self._clock() - self._seen_since >= self._term(spec)
+
+    def _looks_expired(self, spec: dict[str, Any]) -> bool:
+        """By the holder's renewTime and this machine's clock: a hint to watch it, never a reason to take it."""
+        renewed = parse_time(str(spec.get("renewTime") or spec.get("acquireTime") or ""))
+        return abs(time.time() - renewed) > self._term(spec)
+
+    def _term(self, spec: dict[str, Any]) -> int:
+        return int(spec.get("leaseDurationSeconds") or self.settings.duration_seconds)
+
+    def _create(self) -> _Attempt:
         body = {
             "metadata": {
                 "name": self.settings.name,
@@ -116,16 +181,16 @@ class RunLease:
         try:
             self._current = self.kube.create(LEASES, self.settings.namespace, body)
         except KubeConflict:
-            return "created by another run at the same moment"
-        return None
+            return _Attempt(False, "created by another run at the same moment")
+        return _Attempt(True)
 
-    def _write(self, body: dict[str, Any]) -> str | None:
-        """A replace with the resourceVersion read: of two runs racing for an expired lease, exactly one wins."""
+    def _write(self, body: dict[str, Any], lost_race: str) -> _Attempt:
+        """A replace with the resourceVersion read: of two runs racing for a lease, exactly one wins."""
         try:
             self._current = self.kube.replace(LEASES, self.settings.namespace, self.settings.name, body)
         except KubeConflict:
-            return "taken by another run at the same moment"
-        return None
+            return _Attempt(False, lost_race)
+        return _Attempt(True)
 
     def _spec(self, transitions: int) -> dict[str, Any]:
         moment = now_micro()
@@ -138,31 +203,35 @@ class RunLease:
         }
 
     def _renew_until_stopped(self) -> None:
+        """Renew every third of the term; a passing failure is retried until two thirds of it are gone (others
+        may take it after a whole term), a conflict means it was taken."""
         interval = max(1.0, self.settings.duration_seconds / 3)
         while not self._stop.wait(interval):
-            spec = dict(self._current.get("spec") or {})
-            spec["renewTime"] = now_micro()
+            spec = {**(self._current.get("spec") or {}), "renewTime": now_micro()}
             try:
-                if self._write({**self._current, "spec": spec}) is not None:
-                    raise KubeError("the lease was taken by another run")
-            except KubeError as error:
-                log.error("lost the run lease %s: %s; starting nothing new", self.settings.name, error)
-                self.lost.set()
+                if not self._write({**self._current, "spec": spec}, "taken").acquired:
+                    raise KubeConflict("the lease was taken by another run")
+                self._renewed_at = self._clock()
+            except KubeTransient as error:
+                if self._clock() - self._renewed_at < self.settings.duration_seconds * 2 / 3:
+                    log.warning("could not renew the run lease %s (will retry): %s", self.settings.name, error)
+                    continue
+                self._lose(error)
                 return
+            except KubeError as error:
+                self._lose(error)
+                return
+
+    def _lose(self, error: KubeError) -> None:
+        log.error("lost the run lease %s: %s; starting nothing new", self.settings.name, error)
+        self.lost.set()
 
     def _release(self) -> None:
         """Clear the holder so the next run need not wait for expiry; failing here only delays it."""
         if self.lost.is_set() or not self._current:
             return
-        spec = dict(self._current.get("spec") or {})
-        spec["holderIdentity"] = ""
+        spec = {**(self._current.get("spec") or {}), "holderIdentity": ""}
         try:
-            self._write({**self._current, "spec": spec})
+            self._write({**self._current, "spec": spec}, "taken")
         except KubeError as error:
             log.warning("could not release the run lease %s (it will expire): %s", self.settings.name, error)
-
-
-def _expired(spec: dict[str, Any], default_duration: int) -> bool:
-    renewed = parse_time(str(spec.get("renewTime") or spec.get("acquireTime") or ""))
-    duration = int(spec.get("leaseDurationSeconds") or default_duration)
-    return time.time() > renewed + duration

@@ -19,7 +19,7 @@ from reconcile.assess import Inventory
 from reconcile.charts import resolve_chart
 from reconcile.desired import desired_from_resource
 from reconcile.errors import ChartError, KubeError
-from reconcile.lease import LeaseSettings, RunLease, default_namespace, lease_name
+from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
 from reconcile.model import KindError, Outcome, RunSummary, Step, unchanged_outcome
 from reconcile.observe import ClusterSource, Source, resource_type
 from reconcile.plan import KindPlan, plan_kind, with_policies
@@ -41,7 +41,7 @@ class RunControl:
         def refusal(step: Step, timeout_seconds: float) -> str:
             if self.stop.is_set():
                 return "helmcr was asked to stop"
-            if lease is not None and lease.lost.is_set():
+            if lease is not None and not lease.confirm():
                 return "the run lease was lost to another run"
             if self.time_budget_seconds:
                 left = self.time_budget_seconds - (time.monotonic() - self.started)
@@ -145,7 +145,7 @@ def run_warnings(config: Config, options: RunOptions) -> tuple[str, ...]:
 def _lease(config: Config, kube: Kube, options: RunOptions) -> RunLease:
     settings = LeaseSettings(
         name=config.lease.name or lease_name([f"{w.kind}.{w.group}" for w in config.watches]),
-        namespace=config.lease.namespace or default_namespace(kube.context_namespace),
+        namespace=config.lease.namespace or DEFAULT_NAMESPACE,
         duration_seconds=config.lease.duration_seconds,
         wait_seconds=options.lease_wait_seconds,
     )

@@ -56,9 +56,8 @@ EVENTS = ResourceType("", "v1", "events")
 class Kube:
     """A thin, counting client: each method is one kind of request helmcr makes, and nothing more."""
 
-    def __init__(self, api: Any, user_agent: str, context_namespace: str = "") -> None:
+    def __init__(self, api: Any, user_agent: str) -> None:
         self._api = api
-        self.context_namespace = context_namespace
         self._api.user_agent = user_agent
         self._counter = threading.Lock()
         self.requests = 0
@@ -67,20 +66,18 @@ class Kube:
     def connect(cls, kubeconfig: str = "", context: str = "", user_agent: str = "helmcr") -> Kube:
         """Credentials from the kubeconfig/context given, else $KUBECONFIG or ~/.kube/config, else in-cluster."""
         configuration = k8s_client.Configuration()
-        namespace = ""
         try:
             if kubeconfig or context or not _in_cluster():
                 k8s_config.load_kube_config(
                     config_file=kubeconfig or None, context=context or None, client_configuration=configuration
                 )
-                namespace = _context_namespace(kubeconfig, context)
             else:
                 k8s_config.load_incluster_config(client_configuration=configuration)
         except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as error:
             where = kubeconfig or "the default kubeconfig"
             raise KubeError(f"cannot load cluster credentials from {where}: {error}") from None
         configuration.retries = 1
-        return cls(k8s_client.ApiClient(configuration), user_agent, namespace)
+        return cls(k8s_client.ApiClient(configuration), user_agent)
 
     @property
     def server(self) -> str:
@@ -199,13 +196,6 @@ def api_error(status: int, message: str) -> KubeError:
     if status == 429 or status >= 500:
         return KubeTransient(message)
     return KubeError(message)
-
-
-def _context_namespace(kubeconfig: str, context: str) -> str:
-    """The namespace of the kubeconfig's context, where the run lease goes unless the config names one."""
-    contexts, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig or None)
-    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-    return str(((chosen or {}).get("context") or {}).get("namespace") or "")
 
 
 def _in_cluster() -> bool:

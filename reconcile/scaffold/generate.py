@@ -83,7 +83,7 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
             rbac_comments + dump_all(rbac_documents(deployment.name, request.namespace, grants, deployment.labels)),
         ),
         GeneratedFile(CRONJOB_FILE, dump(cron_job(deployment))),
-        GeneratedFile(CONFIG_FILE, dump(config(request.kind, _watch(request, chart)))),
+        GeneratedFile(CONFIG_FILE, dump(config(request.kind, _watch(request, chart), request.namespace))),
         GeneratedFile(KUSTOMIZATION_FILE, dump(kustomization(deployment, [CRD_FILE, RBAC_FILE, CRONJOB_FILE]))),
         GeneratedFile(SAMPLE_FILE, dump(sample_resource(request.kind, sample_namespace, chart.values))),
     )

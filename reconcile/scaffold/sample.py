@@ -27,8 +27,10 @@ def sample_resource(kind: CustomKind, namespace: str | None, values: Mapping[str
     return {"apiVersion": kind.api_version, "kind": kind.kind, "metadata": metadata, "spec": dict(values)}
 
 
-def config(kind: CustomKind, watch: Watch) -> dict[str, Any]:
-    """A whole helmcr config with one entry; for several kinds in one run, merge the entries under one ``watches``."""
+def config(kind: CustomKind, watch: Watch, lease_namespace: str) -> dict[str, Any]:
+    """A whole helmcr config with one entry; for several kinds in one run, merge the entries under one ``watches``.
+
+    The lease goes where helmcr runs (its RBAC allows Leases there), for every run of this config, in a pod or not."""
     entry: dict[str, Any] = {
         "group": kind.group,
         "version": kind.version,
@@ -44,4 +46,4 @@ def config(kind: CustomKind, watch: Watch) -> dict[str, Any]:
         entry["targetNamespace"] = watch.target_namespace
     if watch.disable_hooks:
         entry["disableHooks"] = True
-    return {"watches": [entry]}
+    return {"watches": [entry], "lease": {"namespace": lease_namespace}}

@@ -6,15 +6,14 @@ import datetime
 import re
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-import reconcile.lease
 from reconcile.clock import MICRO_TIME_FORMAT, parse_time
 from reconcile.errors import ExitCode, LeaseHeldError
-from reconcile.lease import LeaseSettings, RunLease, default_namespace, lease_name
+from reconcile.lease import LeaseSettings, RunLease, lease_name
 from tests.unit.fakes import LEASES, FakeApiServer, FakeKube
 
 NAMESPACE = "helmcr"
@@ -28,7 +27,7 @@ def server() -> FakeApiServer:
 
 @pytest.fixture
 def kube(server: FakeApiServer) -> FakeKube:
-    return FakeKube(server, context_namespace=NAMESPACE)
+    return FakeKube(server)
 
 
 def settings(duration_seconds: int = 60, wait_seconds: float = 0.0) -> LeaseSettings:
@@ -187,9 +186,32 @@ def test_waiting_gives_up_at_the_deadline_when_the_holder_keeps_it(server: FakeA
 # --- expiry and races ------------------------------------------------------------------------------------------
 
 
-def test_an_expired_lease_is_taken_over_and_counts_a_transition(server: FakeApiServer, kube: FakeKube) -> None:
+class Watch:
+    """A run's clock that moves only when the run pauses: a term of watching costs no real time. ``each_pause``
+    runs at every pause, as another client acting meanwhile."""
+
+    def __init__(self, each_pause: Callable[[], None] = lambda: None) -> None:
+        self.now = 0.0
+        self.each_pause = each_pause
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.each_pause()
+
+
+def watched(kube: FakeKube, watch: Watch, **kwargs: Any) -> RunLease:
+    return RunLease(kube, settings(**kwargs), clock=watch.clock, sleep=watch.sleep)
+
+
+def test_an_expired_lease_is_taken_over_after_a_term_of_silence_and_counts_a_transition(
+    server: FakeApiServer, kube: FakeKube
+) -> None:
     seed(server, "crashed-run", renewed_ago=90, duration=60, transitions=2)
-    lease = RunLease(kube, settings(duration_seconds=30))
+    watch = Watch()
+    lease = watched(kube, watch, duration_seconds=30)
     with lease.held():
         taken = spec(server)
     assert taken["holderIdentity"] == lease.holder
@@ -197,6 +219,31 @@ def test_an_expired_lease_is_taken_over_and_counts_a_transition(server: FakeApiS
     assert taken["leaseDurationSeconds"] == 30
     assert parse_time(taken["acquireTime"]) > time.time() - 5
     assert spec(server)["holderIdentity"] == ""
+    assert watch.now >= 60, "the holder's own term (60 s) was watched before taking over"
+
+
+def test_a_live_holder_with_a_skewed_clock_keeps_its_lease(server: FakeApiServer, kube: FakeKube) -> None:
+    """Its renewTime looks five minutes old here, but it keeps renewing: it is alive, whatever the clocks say."""
+    seed(server, "skewed-run", renewed_ago=300, duration=10)
+
+    def renew() -> None:
+        current = stored(server)
+        server.replace(LEASES, NAMESPACE, NAME, {**current, "spec": {**current["spec"], "renewTime": micro(300)}})
+
+    watch = Watch(each_pause=renew)
+    with pytest.raises(LeaseHeldError, match="skewed-run"), watched(kube, watch).held():
+        raise AssertionError("a live holder's lease was taken")
+    assert spec(server)["holderIdentity"] == "skewed-run"
+
+
+def test_a_lease_edited_away_mid_run_stops_the_next_helm_operation(server: FakeApiServer, kube: FakeKube) -> None:
+    watch = Watch()
+    lease = watched(kube, watch)
+    with lease.held():
+        assert lease.confirm()
+        hand_over(server, "operator")
+        watch.now += 2  # past the moment it was last known to be ours
+        assert not lease.confirm() and lease.lost.is_set()
 
 
 def test_a_409_on_create_means_another_run_created_it_first(server: FakeApiServer, kube: FakeKube) -> None:
@@ -208,12 +255,19 @@ def test_a_409_on_create_means_another_run_created_it_first(server: FakeApiServe
 
 
 def test_a_409_on_taking_over_means_another_run_took_it_first(server: FakeApiServer, kube: FakeKube) -> None:
-    before = seed(server, "crashed-run", renewed_ago=90, duration=60, transitions=1)
+    seed(server, "crashed-run", renewed_ago=90, duration=60, transitions=1)
     server.fail_next("PUT", "leases", 409)
-    with pytest.raises(LeaseHeldError, match="taken by another run"), RunLease(kube, settings()).held():
+
+    def racer_renews() -> None:  # from the refused takeover on, the run that won it holds it and renews it
+        if server.count("PUT", "leases"):
+            current = stored(server)
+            renewed = {**current["spec"], "holderIdentity": "racer", "renewTime": micro()}
+            server.replace(LEASES, NAMESPACE, NAME, {**current, "spec": renewed})
+
+    with pytest.raises(LeaseHeldError, match="racer"), watched(kube, Watch(each_pause=racer_renews)).held():
         raise AssertionError("not acquired")
-    assert server.count("PUT", "leases") == 1
-    assert stored(server) == before
+    assert server.count("PUT", "leases") == 1, "one refused takeover; the winner's live lease is never taken"
+    assert spec(server)["holderIdentity"] == "racer"
 
 
 # --- renewal ---------------------------------------------------------------------------------------------------
@@ -254,19 +308,3 @@ def test_lease_name_is_stable_order_independent_and_per_set_of_kinds() -> None:
     assert name != lease_name(kinds[:1]) and name != lease_name([*kinds, "Postgres.anywhere.io"])
     assert name.startswith("helmcr-") and len(name) == len("helmcr-") + 12
     assert name == name.lower() and name.replace("-", "").isalnum(), "a valid object name"
-
-
-def test_default_namespace_outside_a_pod_is_the_contexts_then_default(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(reconcile.lease, "SERVICE_ACCOUNT_NAMESPACE", str(tmp_path / "absent"))
-    assert default_namespace("team-ops") == "team-ops"
-    assert default_namespace("") == "default"
-
-
-def test_default_namespace_in_a_pod_is_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    mounted = tmp_path / "namespace"
-    mounted.write_text("helmcr-system\n")
-    monkeypatch.setattr(reconcile.lease, "SERVICE_ACCOUNT_NAMESPACE", str(mounted))
-    assert default_namespace("team-ops") == "helmcr-system"
-    assert default_namespace("") == "helmcr-system"

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-import reconcile.lease
 from reconcile.clock import now_micro
 from reconcile.errors import ExitCode
 from reconcile.exits import exit_code, preview_exit_code
@@ -28,7 +27,6 @@ from tests.unit.world import CHART, World
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Outside a pod whatever the test machine is, and the signal handlers a run installs do not outlive the test."""
-    monkeypatch.setattr(reconcile.lease, "SERVICE_ACCOUNT_NAMESPACE", str(tmp_path / "no-service-account"))
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
     yield
     for signum, handler in saved.items():

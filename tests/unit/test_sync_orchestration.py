@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reconcile.adapters.helm_storage import read_release
 from reconcile.clock import now_micro
 from reconcile.errors import LeaseHeldError
 from reconcile.model import Action, ReleaseKey, Result, RunSummary
-from reconcile.settings import RunOptions, Scope, UninstallBudget
+from reconcile.settings import LeaseConfig, RunOptions, Scope, UninstallBudget
 from tests.unit.fakes import LEASES
 from tests.unit.world import World
 
@@ -142,3 +144,17 @@ def test_a_spec_emptied_to_nothing_resets_the_values_instead_of_keeping_the_old_
     assert results(world.sync()) == {"cache": ("upgrade", "succeeded")}
     deployed = read_release(world.kube, ReleaseKey("team-a", "cache"), 2)
     assert not deployed.get("config"), "helm reuses the old values for empty new ones unless told to reset them"
+
+
+def test_the_lease_namespace_is_the_configs_wherever_the_run_is() -> None:
+    world = World()
+    world.cr("cache")
+    world.sync()
+    assert [lease["metadata"]["namespace"] for lease in world.server.objects(LEASES)] == ["default"]
+    config = replace(world.config, lease=LeaseConfig(namespace="helmcr-system"))
+    world.edit("cache", {"replicaCount": 2})
+    world.sync_config(config)
+    assert sorted(lease["metadata"]["namespace"] for lease in world.server.objects(LEASES)) == [
+        "default",
+        "helmcr-system",
+    ]

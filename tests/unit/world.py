@@ -31,7 +31,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.server.add_crd(CACHES, kind="Memcached")
-        self.kube = FakeKube(self.server, context_namespace="helmcr")
+        self.kube = FakeKube(self.server)
         self.helm = FakeHelm(self.server)
 
     @property

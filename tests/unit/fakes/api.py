@@ -842,8 +842,8 @@ class _ApiClient:
 class FakeKube(Kube):
     """The real Kube over a FakeApiServer: only the transport (``_send``) is replaced."""
 
-    def __init__(self, server: FakeApiServer, context_namespace: str = "", user_agent: str = "helmcr-test") -> None:
-        super().__init__(_ApiClient(server.host), user_agent, context_namespace)
+    def __init__(self, server: FakeApiServer, user_agent: str = "helmcr-test") -> None:
+        super().__init__(_ApiClient(server.host), user_agent)
         self.fake = server
 
     def _send(
