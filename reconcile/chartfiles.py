@@ -22,6 +22,11 @@ import yaml
 
 from reconcile.errors import ChartError
 
+# helm's own limits (3.17+, 4): it refuses a chart larger than this decompressed, or a file within it larger than
+# that; checked before reading anything, so a huge archive costs a stat, not a run's time.
+MAX_CHART_BYTES = 100 * 1024 * 1024
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
 TPL_CALL = re.compile(rb"\btpl\s+[.$(\"]|\|\s*tpl\b")
 
 
@@ -74,12 +79,15 @@ def yaml_mapping(text: bytes | str, where: str) -> dict[str, Any]:
 def read_chart(path: Path, given: str = "") -> ChartFiles:
     """``given`` is how the user wrote the path, for the message when there is nothing there."""
     if path.is_file():
+        _check_size(path, path.stat().st_size, MAX_CHART_BYTES)
         return _from_archive(path)
     if not path.is_dir():
         raise ChartError(f"chart {given or str(path)!r} not found (looked for {path}; a chart directory or a .tgz)")
     if not (path / "Chart.yaml").is_file():
         raise ChartError(f"{path} is not a chart directory (it has no Chart.yaml)")
-    contents = {file: _read(file) for file in sorted(p for p in path.rglob("*") if p.is_file())}
+    every = sorted(p for p in path.rglob("*") if p.is_file())
+    _check_size(path, sum(file.stat().st_size for file in every), MAX_CHART_BYTES)
+    contents = {file: _read(file) for file in every}
     files = {
         relative: data
         for file, data in contents.items()
@@ -97,7 +105,10 @@ def _from_archive(path: Path) -> ChartFiles:
     tpl = False
     try:
         with tarfile.open(path) as archive:
-            for member in archive.getmembers():
+            members = archive.getmembers()
+            _check_size(path, sum(member.size for member in members), MAX_CHART_BYTES)
+            for member in members:
+                _check_size(path / member.name, member.size, MAX_FILE_BYTES)
                 parts = PurePosixPath(member.name).parts
                 handle = archive.extractfile(member) if member.isfile() and len(parts) >= 2 else None
                 if handle is None:
@@ -144,6 +155,11 @@ def _hash(root: Path, contents: Mapping[Path, bytes]) -> str:
         digest.update(str(file.relative_to(root)).encode() + b"\0")
         digest.update(data + b"\0")
     return "sha256:" + digest.hexdigest()
+
+
+def _check_size(path: Path, size: int, limit: int) -> None:
+    if size > limit:
+        raise ChartError(f"{path} is {size:,} bytes, more than helm accepts in a chart ({limit:,})")
 
 
 def _read(file: Path) -> bytes:

@@ -18,6 +18,7 @@ import yaml
 
 from reconcile.config_fields import Fields
 from reconcile.errors import ConfigError
+from reconcile.limits import spec_problem
 from reconcile.settings import Config, FailurePolicy, HelmOptions, LeaseConfig, UninstallBudget, Watch
 
 RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
@@ -70,13 +71,19 @@ KIND_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,62}")
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the file; every problem becomes a ConfigError naming the file and the field."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a text file (not UTF-8 at byte {error.start})") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+    if problem := spec_problem(document, "the config"):
+        raise ConfigError(f"{path}: {problem}")
     return parse_config(document, Fields(path, os.environ if environ is None else environ))
 
 
@@ -166,7 +173,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         namespaces=fields.namespaces(entry, where),
         selector=fields.selector(entry.get("selector"), f"{where}.selector"),
         release_name=_release_name(entry, where, fields),
-        override_values=fields.expanded(entry.get("overrideValues") or {}, f"{where}.overrideValues"),
+        override_values=fields.expanded(fields.mapping(entry, "overrideValues", where), f"{where}.overrideValues"),
         helm=helm,
         target_namespace=fields.optional_dns_name(entry, "targetNamespace", where),
         adopt=fields.flag(entry, "adopt", where, False),
@@ -206,6 +213,12 @@ def _release_name(entry: Mapping[str, Any], where: str, fields: Fields) -> str:
     unknown = set(re.findall(r"\{([^{}]*)\}", template)) - set(RELEASE_NAME_FIELDS)
     if unknown:
         raise fields.fail(f"{where}.releaseName", f"unknown placeholder {{{sorted(unknown)[0]}}}; use {PLACEHOLDERS}")
+    try:
+        template.format(**dict.fromkeys(RELEASE_NAME_FIELDS, "x"))
+    except (ValueError, IndexError, KeyError):
+        raise fields.fail(
+            f"{where}.releaseName", f"{template!r} is not a name template (a lone brace?); use {PLACEHOLDERS}"
+        ) from None
     return template
 
 

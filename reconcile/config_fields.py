@@ -53,6 +53,12 @@ class Fields:
             raise self.fail(f"{where}.{name}", f"expected a string, got {type_name(value)}")
         return str(value)
 
+    def mapping(self, mapping: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+        value = mapping.get(name) or {}
+        if not isinstance(value, dict):
+            raise self.fail(f"{where}.{name}", f"expected a mapping of values, got {type_name(value)}")
+        return value
+
     def whole(self, mapping: Mapping[str, Any], name: str, where: str, default: int, minimum: int) -> int:
         value = mapping.get(name, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
@@ -104,11 +110,14 @@ class Fields:
         labels = value.get("matchLabels") or {}
         if not isinstance(labels, dict):
             raise self.fail(f"{where}.matchLabels", "expected a mapping of label names to values")
+        terms = value.get("matchExpressions") or []
+        if not isinstance(terms, list):
+            raise self.fail(f"{where}.matchExpressions", f"expected a list of expressions, got {type_name(terms)}")
         return Selector(
             match_labels={str(k): str(v) for k, v in labels.items()},
             expressions=tuple(
                 self._expression(term, f"{where}.matchExpressions[{index}]")
-                for index, term in enumerate(value.get("matchExpressions") or [])
+                for index, term in enumerate(terms)
             ),
         )
 

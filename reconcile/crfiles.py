@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from reconcile.errors import ConfigError
+from reconcile.limits import spec_problem
 from reconcile.settings import Watch
 
 SUFFIXES = {".yaml", ".yml", ".json"}
@@ -28,12 +29,28 @@ def load_resources(paths: Sequence[Path], watch: Watch, default_namespace: str) 
         metadata = document.setdefault("metadata", {})
         if not isinstance(metadata, dict) or not metadata.get("name"):
             raise ConfigError(f"{file}: a {watch.kind} without metadata.name")
+        _check_metadata(file, watch, metadata)
         metadata.setdefault("namespace", default_namespace)
         identity = (str(metadata["namespace"]), str(metadata["name"]))
         if identity in found:
             raise ConfigError(f"{file}: {watch.kind} {identity[0]}/{identity[1]} is defined more than once")
         found[identity] = document
     return [found[identity] for identity in sorted(found)]
+
+
+def _check_metadata(file: Path, watch: Watch, metadata: dict[str, Any]) -> None:
+    """What the API server would refuse in a CR's metadata, refused here too: a file is not checked by anyone else."""
+    where = f"{file}: {watch.kind} {metadata.get('name')!s}"
+    for field in ("name", "namespace", "uid"):
+        if field in metadata and not isinstance(metadata[field], str):
+            raise ConfigError(f"{where}: metadata.{field} must be a string")
+    for field in ("labels", "annotations"):
+        value = metadata.get(field)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            raise ConfigError(f"{where}: metadata.{field} must be a mapping of strings")
+    generation = metadata.get("generation")
+    if generation is not None and (not isinstance(generation, int) or isinstance(generation, bool)):
+        raise ConfigError(f"{where}: metadata.generation must be a whole number")
 
 
 def _is_of(document: Any, watch: Watch) -> bool:
@@ -46,16 +63,30 @@ def _is_of(document: Any, watch: Watch) -> bool:
 
 def _documents(paths: Sequence[Path]) -> Iterator[tuple[Path, Any]]:
     for file in _files(paths):
-        try:
-            documents = list(yaml.safe_load_all(file.read_text()))
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"{file}: cannot read CRs: {error}") from None
-        for document in documents:
+        for document in _read(file):
             if isinstance(document, dict) and document.get("kind") == "List":
-                for item in document.get("items") or []:
+                items = document.get("items") or []
+                if not isinstance(items, list):
+                    raise ConfigError(f"{file}: a List whose items are not a list")
+                for item in items:
                     yield file, item
             else:
                 yield file, document
+
+
+def _read(file: Path) -> list[Any]:
+    """The documents of one file; anything that is not YAML text of a sane size and shape is one message."""
+    try:
+        documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{file}: not a text file (not UTF-8 at byte {error.start})") from None
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{file}: cannot read CRs: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: nested too deeply to hold CRs") from None
+    if problem := spec_problem(documents, "the file"):
+        raise ConfigError(f"{file}: {problem}")
+    return documents
 
 
 def _files(paths: Sequence[Path]) -> Iterator[Path]:

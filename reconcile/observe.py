@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,8 +63,9 @@ class ClusterSource:
             resources = _with_cluster_identity(files, cluster)
         else:
             resources = cluster
-        desired = [to_desired(r) for r in resources if _selected(r, watch.selector, self.scope.selector)]
         cr_scopes = _scopes(watch, self.scope)
+        selected = [r for r in resources if _selected(r, watch.selector, self.scope.selector)]
+        desired = [_in_scope(to_desired(r), cr_scopes) for r in selected]
         owned: list[Observed] = []
         for namespace in [watch.target_namespace] if watch.target_namespace else cr_scopes:
             owned += self._releases(namespace, owned_selector(watch.group, watch.kind))
@@ -136,7 +138,8 @@ class OfflineSource:
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
         def selected(paths: tuple[Path, ...]) -> list[Desired]:
             resources = load_resources(paths, watch, self.scope.default_namespace())
-            return [to_desired(r) for r in resources if _selected(r, watch.selector, self.scope.selector)]
+            chosen = [r for r in resources if _selected(r, watch.selector, self.scope.selector)]
+            return [_in_scope(to_desired(r), _scopes(watch, self.scope)) for r in chosen]
 
         deployed = {d.key: d for d in selected(self.base) if not d.invalid}
         self._deployed[str(watch)] = deployed
@@ -176,6 +179,16 @@ def _with_cluster_identity(files: list[dict[str, Any]], cluster: list[dict[str, 
 def _identity(resource: Mapping[str, Any]) -> tuple[str, str]:
     metadata = resource.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _in_scope(desired: Desired, scopes: list[str | None]) -> Desired:
+    """A CR from a file may name any namespace; one outside the kind's (and the command line's) is not this run's
+    to render or change, so it is blocked rather than previewed there."""
+    namespace = desired.owner.namespace
+    if not namespace or None in scopes or namespace in scopes or desired.invalid:
+        return desired
+    inside = ", ".join(str(s) for s in scopes) or "none"
+    return replace(desired, invalid=f"namespace {namespace} is outside this kind's namespaces ({inside})")
 
 
 def _scopes(watch: Watch, scope: Scope) -> list[str | None]:

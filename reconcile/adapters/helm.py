@@ -79,8 +79,8 @@ class Helm:
     def major_version(self) -> int:
         """Asked once, and only when a flag differs between Helm 3 and 4."""
         if not self._major:
-            version = self.run(["version", "--template", "{{.Version}}"]).strip().lstrip("v")
-            self._major = int(version.split(".")[0]) if version[:1].isdigit() else 3
+            version = re.match(r"v?(\d+)\.", self.run(["version", "--template", "{{.Version}}"]).strip())
+            self._major = int(version.group(1)) if version else 3
         return self._major
 
     def upgrade(
@@ -95,7 +95,10 @@ class Helm:
         """The revision helm made; chart name and version come from the chart itself (see charts.py)."""
         major = self.major_version() if options.rollback_on_failure else 3
         argv = upgrade_argv(key, chart, STDIN, labels, options, major)
-        return int(_json(self.run(argv, secrets, stdin=values_json(values))).get("version") or 0)
+        revision = _json(self.run(argv, secrets, stdin=values_json(values))).get("version")
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+            raise HelmError(f"helm succeeded but its release JSON has no revision (version: {revision!r})")
+        return revision
 
     def uninstall(self, key: ReleaseKey, options: HelmOptions, secrets: Sequence[str] = ()) -> None:
         self.run(uninstall_argv(key, options), secrets)
@@ -125,12 +128,15 @@ class Helm:
             return self.run(template_argv(release, chart, namespace, files, hooks))
 
     def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True, stdin: bytes = b"") -> str:
-        with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
-            with self._lock:
-                self.processes += 1
-            returncode, stdout, stderr = self._execute(
-                [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home), stdin
-            )
+        try:
+            with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
+                with self._lock:
+                    self.processes += 1
+                returncode, stdout, stderr = self._execute(
+                    [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home), stdin
+                )
+        except OSError as error:  # a full TMPDIR, a binary that is no executable (bad shebang, wrong format)
+            raise HelmError(f"cannot run helm ({self.binary}): {error.strerror or error}") from None
         if returncode < 0:
             raise HelmInterrupted(f"helm was stopped by signal {-returncode} before it finished", 1)
         if returncode != 0:
@@ -250,7 +256,9 @@ def helm_error(message: str, returncode: int) -> HelmError:
 
 def _json(output: str) -> dict[str, Any]:
     try:
-        document: dict[str, Any] = json.loads(output)
+        document = json.loads(output)
     except ValueError:
-        raise HelmError("helm succeeded but printed no release JSON") from None
+        document = None
+    if not isinstance(document, dict):
+        raise HelmError("helm succeeded but printed no release JSON (is --helm-binary really helm?)")
     return document

@@ -26,6 +26,7 @@ from reconcile.diff.model import ManifestDiff, ObjectChange, object_label
 from reconcile.manifests import documents
 
 _ABSENT: Any = object()
+MAX_DIFF_PRODUCT = 20_000 * 20_000  # lines by lines: two objects of 20,000 lines still diff in seconds
 
 
 class _Key(NamedTuple):
@@ -74,13 +75,12 @@ def diff_manifests(
             continue
         if key.kind == "Secret" and not show_secrets:
             before, after = _hide_secret_data(before, after)
-        lines = difflib.unified_diff(
+        lines = _unified(
             _canonical(masker.tree(before)).splitlines(),
             _canonical(masker.tree(after)).splitlines(),
             fromfile=key.label if before is not None else "/dev/null",
             tofile=key.label if after is not None else "/dev/null",
-            n=context,
-            lineterm="",
+            context=context,
         )
         changes.append(
             ObjectChange(
@@ -94,6 +94,14 @@ def diff_manifests(
             )
         )
     return ManifestDiff(objects=tuple(changes), notes=tuple(old_notes + new_notes))
+
+
+def _unified(old: list[str], new: list[str], *, fromfile: str, tofile: str, context: int) -> list[str]:
+    """A unified diff, unless both sides are so long that diffing them line by line would take minutes (difflib is
+    quadratic in the worst case): then only how long each side is."""
+    if old and new and len(old) * len(new) > MAX_DIFF_PRODUCT:
+        return [f"--- {fromfile}", f"+++ {tofile}", f"@@ too large to diff here: {len(old)} → {len(new)} lines @@"]
+    return list(difflib.unified_diff(old, new, fromfile=fromfile, tofile=tofile, n=context, lineterm=""))
 
 
 def parse_manifest(text: str, *, namespace: str, side: str) -> tuple[dict[_Key, _Document], list[str]]:

@@ -27,6 +27,7 @@ class Chart:
     schema: dict[str, Any] | None
     templates: tuple[str, ...]
     subcharts: tuple[str, ...]
+    tpl: bool = False  # it (or a subchart) passes values to tpl
 
 
 def load_chart(path: Path) -> Chart:
@@ -44,6 +45,7 @@ def load_chart(path: Path) -> Chart:
                 if name.startswith("templates/") and name.endswith(TEMPLATE_SUFFIXES)
             ),
             subcharts=_subcharts(files),
+            tpl=files.tpl,
         )
     except ChartError as error:
         raise ScaffoldInputError(str(error)) from None

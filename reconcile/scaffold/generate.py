@@ -93,7 +93,7 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
         origin=f"chart {chart.name} {chart.version} (helmcr scaffold)",
         grants=tuple(grants),
         notes=(_schema_note(chart, request.defaults), *not_granted, *_hooks(rendering)),
-        warnings=(*schema_warnings, *grant_warnings, *removed),
+        warnings=(*schema_warnings, *grant_warnings, *removed, *_tpl_warning(chart)),
     )
 
 
@@ -153,6 +153,17 @@ def _optional_kinds(rendering: Rendering, grants: Sequence[Grant]) -> list[str]:
     if rendering.failed_switches:
         notes.append(f"could not render with {', '.join(rendering.failed_switches)} set to true (needs more values)")
     return notes
+
+
+def _tpl_warning(chart: Chart) -> list[str]:
+    """Values such a chart passes to tpl run as templates with helm's credentials: a CR's "{{" is refused."""
+    if not chart.tpl:
+        return []
+    return [
+        f"chart {chart.name} passes values to tpl: a CR value holding {{{{ … }}}} is refused (it would run as a "
+        "template, lookup included, with helm's credentials); set allowTemplateValues: true only for trusted "
+        "CR authors (docs/tenancy.md)"
+    ]
 
 
 def _hooks(rendering: Rendering) -> list[str]:
