@@ -2,7 +2,7 @@
 
 Flags used here exist with the same meaning in Helm 3.13+ and Helm 4 (``--wait`` alone means "watcher" in Helm 4);
 where they differ (``--atomic``, renamed ``--rollback-on-failure``) the major version chooses. Values are never on
-a command line: only the path of their file is.
+a command line: only the path of their file is, ``-`` (helm's standard input) for a run.
 """
 
 from __future__ import annotations
