@@ -89,7 +89,7 @@ def _assess_desired(desired: Desired, owned: Observed | None, other: Observed | 
         return found(
             State.FAILED, f"revision {owned.revision} of release {desired.key} is {owned.status}; trying again"
         )
-    if owned.digest == desired.digest and owned.status is ReleaseStatus.DEPLOYED:
+    if desired.deployed_as(owned.digest) and owned.status is ReleaseStatus.DEPLOYED:
         return found(State.IN_SYNC, f"revision {owned.revision} is deployed and in sync")
     if owned.status is not ReleaseStatus.DEPLOYED:
         return found(State.ABSENT, f"release {desired.key} is {owned.status}; installing it again")

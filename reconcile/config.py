@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,22 @@ ENTRY_FIELDS = frozenset(
     }
 )
 GLOBAL_FIELDS = frozenset(
-    {"watches", "concurrency", "helmBinary", "kubeconfig", "context", "pageSize", "maxUninstalls", "lease"}
+    {
+        "watches",
+        "concurrency",
+        "helmBinary",
+        "kubeconfig",
+        "context",
+        "pageSize",
+        "maxUninstalls",
+        "lease",
+        "digestKeyFile",
+    }
 )
 LEASE_FIELDS = frozenset({"name", "namespace", "durationSeconds"})
 KIND_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,62}")
+DIGEST_KEY_VARIABLE = "HELMCR_DIGEST_KEY"
+MIN_DIGEST_KEY = 16
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -84,7 +97,9 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{path}: nested too deeply to be a config") from None
     if problem := spec_problem(document, "the config"):
         raise ConfigError(f"{path}: {problem}")
-    return parse_config(document, Fields(path, os.environ if environ is None else environ))
+    environ = os.environ if environ is None else environ
+    config = parse_config(document, Fields(path, environ))
+    return replace(config, digest_key=_digest_key(document, path, environ))
 
 
 def parse_config(document: Any, fields: Fields) -> Config:
@@ -107,6 +122,25 @@ def parse_config(document: Any, fields: Fields) -> Config:
         lease=_lease(document.get("lease") or {}, fields),
         warnings=tuple(fields.warnings),
     )
+
+
+def _digest_key(document: Any, path: Path, environ: Mapping[str, str]) -> bytes:
+    """$HELMCR_DIGEST_KEY, else the file the config names (a mounted Secret); none: digests are plain SHA-256."""
+    where = document.get("digestKeyFile") if isinstance(document, dict) else None
+    if environ.get(DIGEST_KEY_VARIABLE):
+        key, source = environ[DIGEST_KEY_VARIABLE].strip().encode(), f"${DIGEST_KEY_VARIABLE}"
+    elif where:
+        key_file = (path.parent / str(where)).expanduser()
+        source = f"{path}: digestKeyFile {key_file}"
+        try:
+            key = key_file.read_bytes().strip()
+        except OSError as error:
+            raise ConfigError(f"{source}: cannot read it: {error.strerror or error}") from None
+    else:
+        return b""
+    if len(key) < MIN_DIGEST_KEY:
+        raise ConfigError(f"{source}: holds {len(key)} bytes; a digest key needs at least {MIN_DIGEST_KEY}")
+    return key
 
 
 def parse_budget(value: Any, fail: Callable[[str], ConfigError]) -> UninstallBudget:

@@ -116,8 +116,7 @@ class Fields:
         return Selector(
             match_labels={str(k): str(v) for k, v in labels.items()},
             expressions=tuple(
-                self._expression(term, f"{where}.matchExpressions[{index}]")
-                for index, term in enumerate(terms)
+                self._expression(term, f"{where}.matchExpressions[{index}]") for index, term in enumerate(terms)
             ),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Mapping
@@ -27,7 +28,9 @@ RELEASE_NAME_MAX = 53
 RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: ChartRef) -> Desired:
+def desired_from_resource(
+    resource: Mapping[str, Any], watch: Watch, chart: ChartRef, digest_key: bytes = b""
+) -> Desired:
     metadata = resource.get("metadata") or {}
     owner = ResourceRef(
         group=watch.group,
@@ -56,7 +59,9 @@ def desired_from_resource(resource: Mapping[str, Any], watch: Watch, chart: Char
     if problem:
         return replace(base, invalid=problem)
     values = merge_values(resource.get("spec") or {}, watch.override_values)
-    return replace(base, values=values, digest=digest_of(chart, values, key, watch.helm, base.keep))
+    digest = digest_of(chart, values, key, watch.helm, base.keep, digest_key)
+    unkeyed = digest_of(chart, values, key, watch.helm, base.keep) if digest_key else ""
+    return replace(base, values=values, digest=digest, unkeyed_digest=unkeyed)
 
 
 def secrets_of(desired: Desired) -> list[str]:
@@ -75,10 +80,15 @@ def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
     return merged
 
 
-def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions, keep: bool) -> str:
+def digest_of(
+    chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions, keep: bool, secret: bytes = b""
+) -> str:
     """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value.
 
-    ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else."""
+    ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else. With a
+    ``secret`` (the digest key) it is an HMAC: the digest is in every CR's status, every release's labels and every
+    saved plan, and unkeyed, anyone holding one could confirm a guessed password (or an override the CR's author
+    never sees) offline."""
     canonical = json.dumps(
         {
             "schema": DIGEST_SCHEMA,
@@ -92,6 +102,8 @@ def digest_of(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, optio
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    if secret:
+        return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()[:DIGEST_LENGTH]
     return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
 
 

@@ -70,6 +70,11 @@ class Desired:
     invalid: str = ""
     keep: bool = False  # annotation helmcr.io/keep: carried to the release as a label, so it outlives the CR
     retry_request: str = ""  # annotation helmcr.io/retry: a new value asks for an attempt despite the backoff
+    unkeyed_digest: str = ""  # with a digest key: the digest as it was before keying (a release with it is in sync)
+
+    def deployed_as(self, digest: str) -> bool:
+        """Whether a release labelled ``digest`` deploys exactly this; turning the digest key on upgrades nothing."""
+        return bool(digest) and digest in (self.digest, self.unkeyed_digest)
 
 
 class ReleaseStatus(enum.StrEnum):

@@ -130,6 +130,7 @@ class Config:
     max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
     lease: LeaseConfig = field(default_factory=LeaseConfig)
     warnings: tuple[str, ...] = ()
+    digest_key: bytes = field(default=b"", repr=False)  # $HELMCR_DIGEST_KEY, else digestKeyFile's content
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def plan_all(config: Config, source: Source, options: RunOptions, now: float) ->
 
 def _observe(config: Config, watch: Watch, source: Source) -> Inventory:
     chart = resolve_chart(watch, config.path.parent)
-    return source.observe(watch, lambda resource: desired_from_resource(resource, watch, chart))
+    return source.observe(watch, lambda resource: desired_from_resource(resource, watch, chart, config.digest_key))
 
 
 def _apply_all(

@@ -32,6 +32,13 @@ HELM_ENV = {
     "HELM_CONFIG_HOME": "/tmp/helm/config",
     "HELM_DATA_HOME": "/tmp/helm/data",
 }
+# Keys the digests (docs/tenancy.md) once the Secret exists: kubectl create secret generic helmcr-digest-key
+# --from-literal=key="$(openssl rand -hex 32)"; optional, so a CronJob without it still runs (unkeyed).
+DIGEST_KEY_SECRET = "helmcr-digest-key"
+DIGEST_KEY_ENV = {
+    "name": "HELMCR_DIGEST_KEY",
+    "valueFrom": {"secretKeyRef": {"name": DIGEST_KEY_SECRET, "key": "key", "optional": True}},
+}
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
@@ -55,7 +62,7 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
         "image": deployment.image,
         "imagePullPolicy": "IfNotPresent",
         "args": ["sync", "--once", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
-        "env": [{"name": name, "value": value} for name, value in HELM_ENV.items()],
+        "env": [{"name": name, "value": value} for name, value in HELM_ENV.items()] + [DIGEST_KEY_ENV],
         "resources": RESOURCES,
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -113,3 +113,16 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 )
 def test_plural_guess(kind: str, plural: str) -> None:
     assert guess_plural(kind) == plural
+
+
+def test_the_digest_key_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "helmcr.yaml"
+    path.write_text("watches: [{group: a.io, version: v1, kind: Foo, chart: c}]\ndigestKeyFile: key\n")
+    (tmp_path / "key").write_text("0123456789abcdef0123\n")
+    assert load_config(path, environ={}).digest_key == b"0123456789abcdef0123"
+    assert (
+        load_config(path, environ={"HELMCR_DIGEST_KEY": "from-the-environment!"}).digest_key == b"from-the-environment!"
+    )
+    (tmp_path / "key").write_text("short")
+    with pytest.raises(ConfigError, match="a digest key needs at least 16"):
+        load_config(path, environ={})

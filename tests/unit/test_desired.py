@@ -72,3 +72,13 @@ def test_merge_does_not_mutate_inputs() -> None:
     spec = {"a": {"b": 1}}
     merge_values(spec, {"a": {"c": 2}})
     assert spec == {"a": {"b": 1}}
+
+
+def test_a_digest_key_makes_the_digest_an_hmac_and_keeps_the_old_one_in_sync() -> None:
+    plain = desired_from_resource(cr({"password": "guessable"}), WATCH, CHART)
+    keyed = desired_from_resource(cr({"password": "guessable"}), WATCH, CHART, b"k" * 32)
+    other = desired_from_resource(cr({"password": "guessable"}), WATCH, CHART, b"j" * 32)
+    assert len({plain.digest, keyed.digest, other.digest}) == 3, "without the key, a digest cannot be recomputed"
+    assert keyed.unkeyed_digest == plain.digest and plain.unkeyed_digest == ""
+    assert keyed.deployed_as(plain.digest) and keyed.deployed_as(keyed.digest) and not keyed.deployed_as("")
+    assert not other.deployed_as(keyed.digest)
