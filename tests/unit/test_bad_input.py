@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import reconcile.chartfiles
+import reconcile.diff.manifests
 from reconcile.adapters.helm import Connection, Helm
 from reconcile.chartfiles import read_chart
 from reconcile.charts import resolve_chart
@@ -143,9 +144,11 @@ def world_chart() -> ChartRef:
     return resolve_chart(Watch(group="a.io", version="v1", kind="Foo", chart=str(CHART)), CHART.parent)
 
 
-def test_two_huge_versions_of_an_object_are_not_diffed_line_by_line() -> None:
+def test_two_huge_versions_of_an_object_are_not_diffed_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconcile.diff.manifests, "MAX_DIFF_PRODUCT", 300 * 300)  # the 20,000-line rule, smaller
+
     def configmap(marker: str) -> str:
-        lines = "\n".join(f"    line{i}: {marker}{i}" for i in range(25_000))
+        lines = "\n".join(f"    line{i}: {marker}{i}" for i in range(400))
         return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n{lines}\n"
 
     (change,) = diff_manifests(configmap("a"), configmap("b"), namespace="ns").objects
