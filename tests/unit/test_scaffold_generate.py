@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from devenv.paths import read_versions, repo_root
+from devenv.paths import read_versions, repo_root, shared_charts_dir
 from reconcile.config import load_config
 from reconcile.model import Action, Outcome, Result, State, Step
 from reconcile.scaffold.chart import load_chart
@@ -242,3 +242,12 @@ def test_the_status_schema_types_every_field_helmcr_writes() -> None:
         condition |= set(status["conditions"][0])
     assert written <= set(STATUS["properties"]), written - set(STATUS["properties"])
     assert condition <= set(STATUS["properties"]["conditions"]["items"]["properties"])
+
+
+def test_scaffold_warns_about_a_chart_that_passes_values_to_tpl() -> None:
+    quiet, _ = generated()
+    assert not [w for w in quiet.warnings if "tpl" in w], "the example chart calls no tpl"
+    loaded = load_chart(shared_charts_dir() / "redis")
+    assert loaded.tpl
+    warned = scaffold(request(), loaded, Rendering(()))
+    assert any("passes values to tpl" in w and "allowTemplateValues" in w for w in warned.warnings)
