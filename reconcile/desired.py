@@ -59,9 +59,9 @@ def desired_from_resource(
     if problem:
         return replace(base, invalid=problem)
     values = merge_values(resource.get("spec") or {}, watch.override_values)
-    digest = digest_of(chart, values, key, watch.helm, base.keep, digest_key)
-    unkeyed = digest_of(chart, values, key, watch.helm, base.keep) if digest_key else ""
-    return replace(base, values=values, digest=digest, unkeyed_digest=unkeyed)
+    canonical = _canonical(chart, values, key, watch.helm, base.keep)
+    unkeyed = _hash(canonical, b"") if digest_key else ""
+    return replace(base, values=values, digest=_hash(canonical, digest_key), unkeyed_digest=unkeyed)
 
 
 def secrets_of(desired: Desired) -> list[str]:
@@ -80,16 +80,11 @@ def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
     return merged
 
 
-def digest_of(
-    chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions, keep: bool, secret: bytes = b""
-) -> str:
-    """Everything that changes what helm would deploy, hashed in a canonical form; short enough for a label value.
+def _canonical(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, options: HelmOptions, keep: bool) -> bytes:
+    """Everything that changes what helm would deploy, in one canonical form: the digest's input.
 
-    ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else. With a
-    ``secret`` (the digest key) it is an HMAC: the digest is in every CR's status, every release's labels and every
-    saved plan, and unkeyed, anyone holding one could confirm a guessed password (or an override the CR's author
-    never sees) offline."""
-    canonical = json.dumps(
+    ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else."""
+    return json.dumps(
         {
             "schema": DIGEST_SCHEMA,
             "chart": chart.identity,
@@ -101,10 +96,16 @@ def digest_of(
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
-    )
+    ).encode()
+
+
+def _hash(canonical: bytes, secret: bytes) -> str:
+    """Short enough for a label value. With a ``secret`` (the digest key) an HMAC: the digest is in every CR's status,
+    every release's labels and every saved plan, and unkeyed, anyone holding one could confirm a guessed password
+    (or an override the CR's author never sees) offline."""
     if secret:
-        return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()[:DIGEST_LENGTH]
-    return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_LENGTH]
+        return hmac.new(secret, canonical, hashlib.sha256).hexdigest()[:DIGEST_LENGTH]
+    return hashlib.sha256(canonical).hexdigest()[:DIGEST_LENGTH]
 
 
 def _problem(spec: Any, key: ReleaseKey, watch: Watch, chart: ChartRef) -> str:

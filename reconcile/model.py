@@ -51,10 +51,6 @@ class ChartRef:
     secret_paths: frozenset[str] = frozenset()  # value paths its values.schema.json marks writeOnly or password
     tpl: bool = True  # it may pass values to tpl (so a "{{" in a value runs); unknown, so yes, for remote charts
 
-    @property
-    def is_remote(self) -> bool:
-        return bool(self.repo_url) or self.source.startswith("oci://")
-
 
 @dataclass(frozen=True)
 class Desired:

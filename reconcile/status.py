@@ -145,24 +145,32 @@ def _patch_status(
     """Through the status subresource; a CRD without one keeps status in the object itself."""
     try:
         kube.patch(resource, namespace, name, {"status": status}, subresource="status")
+        return
     except KubeNotFound:
-        try:
-            kube.patch(resource, namespace, name, {"status": status})
-        except KubeNotFound:
-            log.info("%s/%s was deleted before its status could be written", namespace or "", name)
-        except KubeForbidden:
-            # Least-privilege RBAC grants only the status subresource: its 404 meant either a CR deleted meanwhile
-            # (the next run uninstalls its release) or a CRD without the subresource, which nothing fixes but the
-            # CRD; which one, only a read can tell.
-            try:
-                kube.get(resource, namespace, name)
-            except KubeNotFound:
-                log.info("%s/%s was deleted before its status could be written", namespace or "", name)
-                return
+        pass
+    try:
+        kube.patch(resource, namespace, name, {"status": status})
+        return
+    except KubeNotFound:
+        pass
+    except KubeForbidden:
+        # Least-privilege RBAC grants only the status subresource: its 404 meant either a CR deleted meanwhile (the
+        # next run uninstalls its release) or a CRD without the subresource, which nothing but the CRD fixes; which
+        # one, only a read can tell.
+        if _exists(kube, resource, namespace, name):
             raise KubeError(
                 f"the CRD of {resource.plural}.{resource.group} has no status subresource, and helmcr may only "
                 "write status through it: add `subresources: {status: {}}` to the CRD"
             ) from None
+    log.info("%s/%s was deleted before its status could be written", namespace or "", name)
+
+
+def _exists(kube: Kube, resource: ResourceType, namespace: str | None, name: str) -> bool:
+    try:
+        kube.get(resource, namespace, name)
+    except KubeNotFound:
+        return False
+    return True
 
 
 def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) -> None:

@@ -40,12 +40,20 @@ def lease_name(kube: client.ApiClient, namespace: str) -> Iterator[str]:
         client.CustomObjectsApi(kube).delete_namespaced_custom_object(*LEASES, name)
 
 
+def held_by(
+    helmcr: Helmcr, kube: client.ApiClient, name: str, holder: str, renewed_ago: float, duration: int
+) -> client.CustomObjectsApi:
+    """This test's config, whose lease another run (``holder``) holds, as it was ``renewed_ago`` seconds ago."""
+    helmcr.configure([cache_watch()], lease={"name": name})
+    custom = client.CustomObjectsApi(kube)
+    custom.create_namespaced_custom_object(*LEASES, lease_body(name, holder, renewed_ago, duration))
+    return custom
+
+
 def test_one_lease_per_config_whatever_the_kubeconfigs_namespace(
     helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str, lease_name: str, tmp_path: Path
 ) -> None:
-    helmcr.configure([cache_watch()], lease={"name": lease_name})
-    custom = client.CustomObjectsApi(kube)
-    custom.create_namespaced_custom_object(*LEASES, lease_body(lease_name, "admin-run", 0, 60))
+    held_by(helmcr, kube, lease_name, "admin-run", renewed_ago=0, duration=60)
     elsewhere = yaml.safe_load(helmcr.kubeconfig.read_text())
     elsewhere["contexts"][0]["context"]["namespace"] = namespace  # another context namespace: the same lease
     other = tmp_path / "namespaced.kubeconfig"
@@ -59,9 +67,7 @@ def test_one_lease_per_config_whatever_the_kubeconfigs_namespace(
 def test_a_live_holder_with_a_skewed_clock_keeps_the_lease_and_a_dead_one_loses_it(
     helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str, lease_name: str, helm: Helm
 ) -> None:
-    helmcr.configure([cache_watch()], lease={"name": lease_name})
-    custom = client.CustomObjectsApi(kube)
-    custom.create_namespaced_custom_object(*LEASES, lease_body(lease_name, "skewed-run", 300, 6))
+    custom = held_by(helmcr, kube, lease_name, "skewed-run", renewed_ago=300, duration=6)
     caches.create("cache", {"replicaCount": 1})
 
     def renew_with_a_clock_five_minutes_behind() -> None:
