@@ -68,6 +68,13 @@ class Desired:
     retry_request: str = ""  # annotation helmcr.io/retry: a new value asks for an attempt despite the backoff
     unkeyed_digest: str = ""  # with a digest key: the digest as it was before keying (a release with it is in sync)
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failed attempts its status records; anything else there (a CRD without a status subresource
+        lets a CR's author write status too) counts as none."""
+        value = self.status.get("failures")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
     def deployed_as(self, digest: str) -> bool:
         """Whether a release labelled ``digest`` deploys exactly this; turning the digest key on upgrades nothing."""
         return bool(digest) and digest in (self.digest, self.unkeyed_digest)

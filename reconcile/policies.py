@@ -68,7 +68,7 @@ def backoff(now: float) -> Policy:
             return step
         if parse_time(str(status.get("nextAttemptTime") or "")) <= now:
             return step
-        failures = int(status.get("failures") or 1)
+        failures = desired.failures or 1
         return restate(
             step,
             State.BACKOFF,

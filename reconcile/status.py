@@ -15,7 +15,7 @@ from typing import Any
 from reconcile.adapters.kube import EVENTS, Kube, ResourceType
 from reconcile.clock import format_time, now, parse_time
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
-from reconcile.model import Action, Outcome, Result
+from reconcile.model import Action, Desired, Outcome, Result
 from reconcile.settings import FailurePolicy
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
     if outcome.result is Result.SUCCEEDED:
         status["lastAppliedTime"] = outcome.finished_at or at
     if outcome.result is Result.FAILED:
-        status.update(_failure_fields(current, desired.digest, at, policy))
+        status.update(_failure_fields(desired, at, policy))
     if desired.retry_request and outcome.result in (Result.SUCCEEDED, Result.FAILED):
         status["retryHandled"] = desired.retry_request
     ready, reason, message = _condition(outcome, current)
@@ -67,11 +67,11 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
     return status
 
 
-def _failure_fields(current: Mapping[str, Any], digest: str, at: str, policy: FailurePolicy) -> dict[str, Any]:
+def _failure_fields(desired: Desired, at: str, policy: FailurePolicy) -> dict[str, Any]:
     """Consecutive failures of the same desired state, and when the next attempt may start."""
-    failures = int(current.get("failures") or 0) + 1 if current.get("failedDigest") == digest else 1
+    failures = desired.failures + 1 if desired.status.get("failedDigest") == desired.digest else 1
     next_attempt = format_time(parse_time(at) + policy.backoff(failures))
-    return {"failures": failures, "failedDigest": digest, "nextAttemptTime": next_attempt}
+    return {"failures": failures, "failedDigest": desired.digest, "nextAttemptTime": next_attempt}
 
 
 def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str, str]:

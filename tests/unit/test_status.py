@@ -84,3 +84,10 @@ def test_failures_count_up_with_exponential_next_attempt_and_success_clears_them
 
 def test_nothing_attempted_means_no_new_status() -> None:
     assert new_status(outcome(Action.UPGRADE, Result.NOT_STARTED), AT, POLICY) is None
+
+
+def test_a_hand_written_failure_count_is_no_traceback() -> None:
+    """A CRD without a status subresource lets a CR's author write status: "abc" failures count as none."""
+    written: dict[str, object] = {"failures": "abc", "failedDigest": "d1", "nextAttemptTime": "never"}
+    status = new_status(outcome(Action.UPGRADE, Result.FAILED, status=written), AT, POLICY)
+    assert status is not None and status["failures"] == 1
