@@ -21,8 +21,9 @@ from reconcile.desired import secrets_of
 from reconcile.errors import HelmcrError
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
+from reconcile.objectcheck import KindScopes, check
 from reconcile.redact import redact
-from reconcile.settings import HelmOptions
+from reconcile.settings import HelmOptions, ObjectRules
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +34,15 @@ the time budget would be exceeded, the run lease was lost). It says nothing abou
 
 @dataclass(frozen=True)
 class Executor:
-    """What carrying out one kind's steps needs: helm, the API (to unlock a stuck release), the kind's helm options."""
+    """What carrying out one kind's steps needs: helm, the API (to unlock a stuck release), the kind's helm options,
+    and what its releases may hold (checked on a dry run first, unless the rules allow everything)."""
 
     helm: Helm
     kube: Kube
     options: HelmOptions
     gate: Gate
+    objects: ObjectRules
+    scopes: KindScopes
 
 
 def apply_plan(
@@ -76,6 +80,9 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     """``helm upgrade --install``, for an install as for an upgrade: a release created meanwhile is not lost."""
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
+    if not executor.objects.unbounded:
+        manifest = executor.helm.render(step.key, desired.chart, desired.values, executor.options, False, secrets)
+        check(manifest, step.key.namespace, executor.objects, executor.scopes.namespaced)
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"

@@ -20,9 +20,18 @@ import yaml
 from reconcile.config_fields import Fields
 from reconcile.errors import ConfigError
 from reconcile.limits import spec_problem
-from reconcile.settings import Config, FailurePolicy, HelmOptions, LeaseConfig, UninstallBudget, Watch
+from reconcile.settings import (
+    Config,
+    FailurePolicy,
+    HelmOptions,
+    LeaseConfig,
+    ObjectRules,
+    UninstallBudget,
+    Watch,
+)
 
 RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
+ALLOWED_KIND = re.compile(r"[A-Z][A-Za-z0-9]*(\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?)?")
 PLACEHOLDERS = ", ".join("{" + field + "}" for field in RELEASE_NAME_FIELDS)
 CONTROLLER_ONLY_FIELDS = frozenset(
     {
@@ -60,6 +69,9 @@ ENTRY_FIELDS = frozenset(
         "maxRetryBackoff",
         "allowTemplateValues",
         "serviceAccountName",
+        "allowedKinds",
+        "allowClusterScoped",
+        "allowOtherNamespaces",
     }
 )
 GLOBAL_FIELDS = frozenset(
@@ -213,7 +225,24 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         adopt=fields.flag(entry, "adopt", where, False),
         policy=_policy(entry, where, helm, fields),
         allow_template_values=fields.flag(entry, "allowTemplateValues", where, False),
+        objects=ObjectRules(
+            kinds=_allowed_kinds(entry, where, fields),
+            cluster_scoped=fields.flag(entry, "allowClusterScoped", where, False),
+            other_namespaces=fields.flag(entry, "allowOtherNamespaces", where, False),
+        ),
     )
+
+
+def _allowed_kinds(entry: Mapping[str, Any], where: str, fields: Fields) -> tuple[str, ...]:
+    value = entry.get("allowedKinds") or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise fields.fail(f"{where}.allowedKinds", "expected a list of kinds such as ConfigMap or Deployment.apps")
+    for item in value:
+        if not ALLOWED_KIND.fullmatch(item):
+            raise fields.fail(
+                f"{where}.allowedKinds", f"{item!r} is not a kind (Kind, or Kind.group such as Deployment.apps)"
+            )
+    return tuple(value)
 
 
 def _policy(entry: Mapping[str, Any], where: str, helm: HelmOptions, fields: Fields) -> FailurePolicy:

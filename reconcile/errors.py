@@ -113,6 +113,12 @@ class HelmInterrupted(HelmError):
     category = "interrupted"
 
 
+class ObjectsRefused(HelmcrError):
+    """The chart, with the CR's values, renders objects the kind's rules do not allow; helm applied nothing."""
+
+    category = "refused"
+
+
 class ChartError(HelmcrError):
     """A chart cannot be found or read; only the CRs of that kind are affected."""
 

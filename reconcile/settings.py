@@ -83,9 +83,28 @@ class UninstallBudget:
 
 
 @dataclass(frozen=True)
+class ObjectRules:
+    """What a kind's releases may hold, checked on the rendered objects before helm applies them (docs/tenancy.md).
+
+    The secure default: any namespaced kind, in the release's namespace only, nothing cluster-scoped."""
+
+    kinds: tuple[str, ...] = ()  # "Kind" (any group) or "Kind.group"; empty: every kind
+    cluster_scoped: bool = False
+    other_namespaces: bool = False
+
+    @property
+    def unbounded(self) -> bool:
+        """Everything allowed: nothing to check, so no render before the real operation."""
+        return not self.kinds and self.cluster_scoped and self.other_namespaces
+
+    def allows_kind(self, group: str, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds or f"{kind}.{group}" in self.kinds
+
+
+@dataclass(frozen=True)
 class LeaseConfig:
     name: str = ""  # default: derived from the watched kinds
-    namespace: str = ""  # default: the pod's namespace, else the kubeconfig context's, else default
+    namespace: str = ""  # default: "default", wherever helmcr runs (one lease per config)
     duration_seconds: int = 60
 
 
@@ -109,6 +128,7 @@ class Watch:
     adopt: bool = False
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     allow_template_values: bool = False  # a CR's "{{" may reach a chart's tpl: only for CR authors you trust
+    objects: ObjectRules = field(default_factory=ObjectRules)
 
     @property
     def resource_plural(self) -> str:

@@ -21,6 +21,7 @@ from reconcile.desired import desired_from_resource
 from reconcile.errors import ChartError, KubeError
 from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
 from reconcile.model import KindError, Outcome, RunSummary, Step, unchanged_outcome
+from reconcile.objectcheck import KindScopes
 from reconcile.observe import ClusterSource, Source, resource_type
 from reconcile.plan import KindPlan, plan_kind, with_policies
 from reconcile.policies import policies
@@ -117,9 +118,10 @@ def _apply_all(
 ) -> RunSummary:
     outcomes: list[Outcome] = []
     status_errors: list[str] = []
+    scopes = KindScopes(kube)
     for kind in plans:
         writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
-        executor = Executor(helm, kube, kind.watch.helm, gate)
+        executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, scopes)
         outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
         status_errors += writer.problems
     return RunSummary(

@@ -1,57 +1,18 @@
 """Kinds: the one scaffold makes, and the rendered ones → the RBAC resources and scope they need, offline.
 
 RBAC names resources (``statefulsets`` in group ``apps``), a manifest names kinds (``apps/v1`` ``StatefulSet``).
-Offline there is no discovery, so the built-in kinds come from this table (the version does not matter to RBAC:
-``apps/v1beta1`` and ``apps/v1`` StatefulSets are both ``apps/statefulsets``). Any other kind (a CRD's) gets the
-lower-case plural Kubernetes tooling derives and is assumed namespaced, with a warning to check both.
+Offline there is no discovery, so the built-in kinds come from :mod:`reconcile.apikinds`. Any other kind (a CRD's)
+gets the lower-case plural Kubernetes tooling derives and is assumed namespaced, with a warning to check both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconcile.apikinds import BUILT_IN, split_api_version
 from reconcile.settings import guess_plural
 
-_NAMESPACED = {
-    "": (
-        "ConfigMap Endpoints Event LimitRange PersistentVolumeClaim Pod PodTemplate ReplicationController "
-        "ResourceQuota Secret Service ServiceAccount"
-    ),
-    "apps": "ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet",
-    "autoscaling": "HorizontalPodAutoscaler",
-    "batch": "CronJob Job",
-    "coordination.k8s.io": "Lease",
-    "discovery.k8s.io": "EndpointSlice",
-    "events.k8s.io": "Event",
-    "extensions": "DaemonSet Deployment Ingress NetworkPolicy ReplicaSet",
-    "networking.k8s.io": "Ingress NetworkPolicy",
-    "policy": "PodDisruptionBudget",
-    "rbac.authorization.k8s.io": "Role RoleBinding",
-    "storage.k8s.io": "CSIStorageCapacity",
-}
-_CLUSTER = {
-    "": "Namespace Node PersistentVolume",
-    "admissionregistration.k8s.io": (
-        "MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding "
-        "ValidatingWebhookConfiguration"
-    ),
-    "apiextensions.k8s.io": "CustomResourceDefinition",
-    "apiregistration.k8s.io": "APIService",
-    "certificates.k8s.io": "CertificateSigningRequest",
-    "extensions": "PodSecurityPolicy",
-    "flowcontrol.apiserver.k8s.io": "FlowSchema PriorityLevelConfiguration",
-    "networking.k8s.io": "IngressClass",
-    "node.k8s.io": "RuntimeClass",
-    "policy": "PodSecurityPolicy",
-    "rbac.authorization.k8s.io": "ClusterRole ClusterRoleBinding",
-    "scheduling.k8s.io": "PriorityClass",
-    "storage.k8s.io": "CSIDriver CSINode StorageClass VolumeAttachment",
-}
 _IRREGULAR = {"Endpoints": "endpoints"}
-BUILT_IN: dict[tuple[str, str], bool] = {
-    **{(group, kind): True for group, kinds in _NAMESPACED.items() for kind in kinds.split()},
-    **{(group, kind): False for group, kinds in _CLUSTER.items() for kind in kinds.split()},
-}
 # API versions Kubernetes no longer serves, and the release by which every kind of it was gone.
 REMOVED_BY = {
     "apps/v1beta1": "1.16",
@@ -114,12 +75,6 @@ class CustomKind:
     @property
     def crd_name(self) -> str:
         return f"{self.plural}.{self.group}"
-
-
-def split_api_version(api_version: str) -> tuple[str, str]:
-    """``apps/v1`` → (``apps``, ``v1``); ``v1`` → (``""``, ``v1``): the core group has no name."""
-    group, _, version = api_version.rpartition("/")
-    return group, version
 
 
 def resource_of(api_version: str, kind: str) -> Resource:

@@ -49,7 +49,11 @@ def test_a_dead_install_is_unlocked_uninstalled_and_installed_afresh() -> None:
     assert world.releases() == {"cache": (1, "pending-install")}
     assert only(world.sync()) == (Action.REINSTALL, State.STUCK, Result.SUCCEEDED)
     assert world.releases() == {"cache": (1, "deployed")}
-    assert [c.command for c in world.helm.calls[-2:]] == ["uninstall", "upgrade"]
+    assert [(c.command, c.dry_run) for c in world.helm.calls[-3:]] == [
+        ("uninstall", False),
+        ("upgrade", True),  # the rendered objects are checked before helm applies them
+        ("upgrade", False),
+    ]
 
 
 def test_a_dead_upgrade_is_marked_failed_then_upgraded() -> None:
@@ -100,7 +104,8 @@ def test_values_reach_helm_through_its_standard_input_never_a_file_or_the_comman
     world = World()
     world.cr("cache", {"auth": {"password": "hunter2-secret"}})
     world.sync()
-    (call,) = world.helm.calls_of("upgrade")
-    assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_modes == ()
-    assert call.argv[call.argv.index("--values") + 1] == "-"
-    assert not any("hunter2" in part for part in call.argv)
+    check, apply = world.helm.calls_of("upgrade")
+    for call in (check, apply):
+        assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_modes == ()
+        assert call.argv[call.argv.index("--values") + 1] == "-"
+        assert not any("hunter2" in part for part in call.argv)

@@ -92,6 +92,14 @@ watches:
             "- {group: a.io, version: v1, kind: Foo, chart: c}\n- {group: a.io, version: v2, kind: Foo, chart: d}",
             "kind Foo.a.io is already watched by watches[0]",
         ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, allowedKinds: ConfigMap}",
+            "watches[0].allowedKinds: expected a list of kinds",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, allowedKinds: [configmaps]}",
+            "watches[0].allowedKinds: 'configmaps' is not a kind (Kind, or Kind.group",
+        ),
     ],
 )
 def test_each_mistake_gets_one_message_naming_file_and_field(tmp_path: Path, text: str, message: str) -> None:
@@ -126,3 +134,20 @@ def test_the_digest_key_comes_from_the_environment_or_a_file(tmp_path: Path) -> 
     (tmp_path / "key").write_text("short")
     with pytest.raises(ConfigError, match="a digest key needs at least 16"):
         load_config(path, environ={})
+
+
+def test_what_a_kinds_releases_may_hold_defaults_to_its_namespace_and_namespaced_kinds(tmp_path: Path) -> None:
+    plain, open_ = load_config(
+        write(
+            tmp_path,
+            """
+- {group: a.io, version: v1, kind: Foo, chart: c}
+- {group: a.io, version: v1, kind: Bar, chart: c, allowedKinds: [ConfigMap, Deployment.apps],
+   allowClusterScoped: true, allowOtherNamespaces: true}
+""",
+        ),
+        environ={},
+    ).watches
+    assert (plain.objects.kinds, plain.objects.cluster_scoped, plain.objects.other_namespaces) == ((), False, False)
+    assert open_.objects.allows_kind("apps", "Deployment") and not open_.objects.allows_kind("extensions", "Deployment")
+    assert open_.objects.cluster_scoped and open_.objects.other_namespaces and not open_.objects.unbounded

@@ -82,6 +82,11 @@ class HelmCall:
         return self.argv[0] if self.argv else ""
 
     @property
+    def dry_run(self) -> bool:
+        """A render that changes nothing: a preview's, or the object check's before each install and upgrade."""
+        return any(arg.startswith("--dry-run") for arg in self.argv)
+
+    @property
     def values_mode(self) -> int | None:
         return self.values_modes[0] if self.values_modes else None
 
@@ -464,6 +469,10 @@ class FakeHelm(Helm):
 
     def calls_of(self, command: str) -> list[HelmCall]:
         return [call for call in self.calls if call.command == command]
+
+    def applied(self, command: str) -> list[HelmCall]:
+        """The calls of a command that changed something: not the dry runs before them."""
+        return [call for call in self.calls_of(command) if not call.dry_run]
 
     def _script(self, kind: str, release: str, message: str, times: int, namespace: str | None) -> None:
         with self._fake_lock:

@@ -1,0 +1,130 @@
+"""What a kind's releases may hold: the rendered objects, checked before helm applies any (reconcile.objectcheck)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import yaml
+
+from reconcile.errors import KubeForbidden, ObjectsRefused
+from reconcile.model import Result
+from reconcile.objectcheck import KindScopes, refusals
+from reconcile.settings import ObjectRules
+from tests.unit.fakes.helm import default_render
+from tests.unit.world import NAMESPACE, World
+
+
+def stream(*objects: dict[str, Any]) -> str:
+    return "".join(f"---\n# Source: chart/templates/{i}.yaml\n{yaml.safe_dump(o)}" for i, o in enumerate(objects))
+
+
+def obj(kind: str, name: str, api_version: str = "v1", namespace: str = "") -> dict[str, Any]:
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+
+
+def built_in_only(api_version: str, kind: str) -> bool:
+    return KindScopes(NoDiscovery()).namespaced(api_version, kind)
+
+
+class NoDiscovery:
+    def __init__(self, served: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self.served = served or {}
+        self.asked: list[str] = []
+
+    def request(self, method: str, path: str) -> dict[str, Any]:
+        self.asked.append(path)
+        if path not in self.served:
+            raise KubeForbidden(f"GET {path}: forbidden")
+        return {"resources": self.served[path]}
+
+
+def test_by_default_any_namespaced_kind_in_the_releases_namespace_is_allowed() -> None:
+    manifest = stream(obj("ConfigMap", "a"), obj("Deployment", "b", "apps/v1", NAMESPACE))
+    assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only) == []
+
+
+def test_an_object_in_another_namespace_or_cluster_scoped_is_refused_by_default() -> None:
+    manifest = stream(
+        obj("ConfigMap", "planted", namespace="team-b"),
+        obj("ClusterRoleBinding", "root", "rbac.authorization.k8s.io/v1"),
+        obj("Namespace", "mine"),
+    )
+    assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only) == [
+        "ConfigMap planted: namespace 'team-b' is not the release's ('team-a'; allowOtherNamespaces)",
+        "ClusterRoleBinding root: cluster-scoped objects are not allowed (allowClusterScoped)",
+        "Namespace mine: cluster-scoped objects are not allowed (allowClusterScoped)",
+    ]
+    allowed = ObjectRules(cluster_scoped=True, other_namespaces=True)
+    assert refusals(manifest, NAMESPACE, allowed, built_in_only) == [] and allowed.unbounded
+
+
+def test_allowed_kinds_name_a_kind_in_any_group_or_in_one() -> None:
+    manifest = stream(
+        obj("ConfigMap", "a"), obj("Deployment", "b", "apps/v1"), obj("Ingress", "c", "networking.k8s.io/v1")
+    )
+    rules = ObjectRules(kinds=("ConfigMap", "Deployment.apps"))
+    assert refusals(manifest, NAMESPACE, rules, built_in_only) == [
+        "Ingress c: kind Ingress.networking.k8s.io is not in the kind's allowedKinds"
+    ]
+    assert refusals(manifest, NAMESPACE, ObjectRules(kinds=("Deployment.extensions",)), built_in_only)[0].startswith(
+        "ConfigMap a"
+    )
+
+
+def test_a_kind_the_table_does_not_know_is_asked_of_discovery_once_per_group_version() -> None:
+    discovery = NoDiscovery(
+        {
+            "/apis/example.io/v1": [
+                {"name": "widgets", "kind": "Widget", "namespaced": True},
+                {"name": "widgets/status", "kind": "Widget", "namespaced": False},
+                {"name": "realms", "kind": "Realm", "namespaced": False},
+            ]
+        }
+    )
+    scopes = KindScopes(discovery)
+    manifest = stream(obj("Widget", "w1", "example.io/v1"), obj("Widget", "w2", "example.io/v1"))
+    assert refusals(manifest, NAMESPACE, ObjectRules(), scopes.namespaced) == []
+    realm = stream(obj("Realm", "r", "example.io/v1"))
+    assert refusals(realm, NAMESPACE, ObjectRules(), scopes.namespaced) == [
+        "Realm r: cluster-scoped objects are not allowed (allowClusterScoped)"
+    ]
+    assert discovery.asked == ["/apis/example.io/v1"]
+
+
+def test_a_kind_discovery_cannot_place_is_refused_never_guessed() -> None:
+    scopes = KindScopes(NoDiscovery({"/apis/example.io/v1": []}))
+    with pytest.raises(ObjectsRefused, match="Gadget is not served as example.io/v1"):
+        scopes.namespaced("example.io/v1", "Gadget")
+    with pytest.raises(ObjectsRefused, match="cannot tell whether other.io/v2 kinds are namespaced: .*forbidden"):
+        scopes.namespaced("other.io/v2", "Thing")
+
+
+def planting_render(release: str, namespace: str, values: dict[str, Any]) -> str:
+    """A chart that takes an object's namespace from values, as the attack did."""
+    planted = obj("ConfigMap", f"{release}-planted", namespace=str(values.get("elsewhere") or namespace))
+    return default_render(release, namespace, values) + "---\n" + yaml.safe_dump(planted)
+
+
+def test_a_cr_that_plants_an_object_elsewhere_fails_before_helm_applies_anything_and_the_others_go_on() -> None:
+    world = World()
+    world.helm.renderer = planting_render
+    world.cr("planter", {"elsewhere": "team-b"})
+    world.cr("plain")
+    outcomes = {o.step.key.name: o for o in world.sync().outcomes}
+    assert (outcomes["planter"].result, outcomes["planter"].error) == (Result.FAILED, "refused")
+    assert "ConfigMap planter-planted: namespace 'team-b'" in world.ready("planter")["message"]
+    assert outcomes["plain"].result is Result.SUCCEEDED
+    assert world.releases() == {"plain": (1, "deployed")}
+    assert all(call.dry_run for call in world.helm.calls if "planter" in call.argv)
+
+
+def test_rules_that_allow_everything_skip_the_check_and_its_render() -> None:
+    world = World()
+    world.watch = replace(world.watch, objects=ObjectRules(cluster_scoped=True, other_namespaces=True))
+    world.helm.renderer = planting_render
+    world.cr("planter", {"elsewhere": "team-b"})
+    assert [o.result for o in world.sync().outcomes] == [Result.SUCCEEDED]
+    assert [call.dry_run for call in world.helm.calls] == [False]
