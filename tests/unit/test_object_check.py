@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -96,13 +97,13 @@ def test_a_kind_the_table_does_not_know_is_asked_of_discovery_once_per_group_ver
 
 def test_a_kind_discovery_cannot_place_is_refused_never_guessed() -> None:
     scopes = KindScopes(NoDiscovery({"/apis/example.io/v1": []}))
-    with pytest.raises(ObjectsRefused, match="Gadget is not served as example.io/v1"):
+    with pytest.raises(ObjectsRefused, match=r"Gadget is not served as example\.io/v1"):
         scopes.namespaced("example.io/v1", "Gadget")
-    with pytest.raises(ObjectsRefused, match="cannot tell whether other.io/v2 kinds are namespaced: .*forbidden"):
+    with pytest.raises(ObjectsRefused, match=r"cannot tell whether other\.io/v2 kinds are namespaced: .*forbidden"):
         scopes.namespaced("other.io/v2", "Thing")
 
 
-def planting_render(release: str, namespace: str, values: dict[str, Any]) -> str:
+def planting_render(release: str, namespace: str, values: Mapping[str, Any]) -> str:
     """A chart that takes an object's namespace from values, as the attack did."""
     planted = obj("ConfigMap", f"{release}-planted", namespace=str(values.get("elsewhere") or namespace))
     return default_render(release, namespace, values) + "---\n" + yaml.safe_dump(planted)
