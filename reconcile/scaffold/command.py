@@ -69,6 +69,14 @@ def scaffold_command(
     defaults: Annotated[
         bool, typer.Option("--defaults/--no-defaults", help="Put values.yaml's defaults into the CRD schema.")
     ] = True,
+    impersonate: Annotated[
+        bool,
+        typer.Option(
+            "--impersonate/--no-impersonate",
+            help="helm acts as a ServiceAccount of each release's namespace, which holds the chart's RBAC "
+            "(serviceAccountName); --no-impersonate gives helmcr's own account the chart's RBAC instead.",
+        ),
+    ] = True,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files edited by hand.")] = False,
     helm_binary: Annotated[
         str, typer.Option(envvar="HELMCR_HELM", help="helm to render the chart with (default: helm on PATH).")
@@ -83,7 +91,11 @@ def scaffold_command(
         )
         loaded = load_chart(chart)
         request = replace(
-            request, chart_ref=chart_ref or f"/charts/{loaded.name}", disable_hooks=disable_hooks, defaults=defaults
+            request,
+            chart_ref=chart_ref or f"/charts/{loaded.name}",
+            disable_hooks=disable_hooks,
+            defaults=defaults,
+            impersonate=impersonate,
         )
         helm = Helm(helm_binary, Connection())
         _resolve(helm)
@@ -152,9 +164,13 @@ def _resolve(helm: Helm) -> None:
 def _report(result: Scaffold, changes: list[tuple[Path, Change]]) -> None:
     for path, change in changes:
         typer.echo(f"{change.value:>11}  {path}")
-    typer.echo("granted:")
+    typer.echo("granted to helmcr:")
     for grant in result.grants:
         typer.echo(f"  {grant}")
+    if result.release_grants:
+        typer.echo("granted to the account helm acts as:")
+        for grant in result.release_grants:
+            typer.echo(f"  {grant}")
     for note in result.notes:
         typer.echo(f"note: {note}")
     for warning in result.warnings:

@@ -11,7 +11,19 @@ from reconcile.scaffold.cronjob import CONFIG_FILE, Deployment, cron_job, kustom
 from reconcile.scaffold.documents import dump, dump_all
 from reconcile.scaffold.hints import template_hints
 from reconcile.scaffold.kinds import CustomKind, Resource, removal_note, resource_of
-from reconcile.scaffold.rbac import Grant, Scope, chart_grants, merged, rbac_documents, resource_grants, run_grants
+from reconcile.scaffold.rbac import (
+    RECORD_READER_VERBS,
+    Grant,
+    Scope,
+    chart_grants,
+    impersonation_grants,
+    merged,
+    rbac_documents,
+    release_account_documents,
+    release_record_grants,
+    resource_grants,
+    run_grants,
+)
 from reconcile.scaffold.render import RenderedObject, Rendering
 from reconcile.scaffold.sample import Watch, config, sample_resource
 from reconcile.scaffold.schema import spec_schema, without_defaults
@@ -42,6 +54,12 @@ class Request:
     schedule: str
     disable_hooks: bool = False
     defaults: bool = True
+    impersonate: bool = True  # helm acts as a ServiceAccount of each release's namespace (docs/tenancy.md)
+
+    @property
+    def release_account(self) -> str:
+        """The account helm acts as; empty when helm runs with helmcr's own credentials (--no-impersonate)."""
+        return f"{self.deployment.name}-release" if self.impersonate else ""
 
     @property
     def scope(self) -> Scope:
@@ -56,7 +74,8 @@ class Request:
 class Scaffold:
     files: tuple[GeneratedFile, ...]
     origin: str  # the chart, named in every file's header
-    grants: tuple[Grant, ...]
+    grants: tuple[Grant, ...]  # helmcr's
+    release_grants: tuple[Grant, ...]  # the account helm acts as (none without impersonation)
     notes: tuple[str, ...]
     warnings: tuple[str, ...]
 
@@ -64,11 +83,19 @@ class Scaffold:
 def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
     hints = template_hints(chart.templates, chart.subcharts)
     spec, schema_warnings = spec_schema(chart.values, chart.schema, hints)
-    grants, grant_warnings = _grants(request, rendering.objects)
-    not_granted = _optional_kinds(rendering, grants)
+    grants, release_grants, grant_warnings = _grants(request, rendering.objects)
+    not_granted = _optional_kinds(rendering, [*grants, *release_grants])
     deployment = request.deployment
     sample_namespace = request.watched[0] if request.watched else request.namespace
-    rbac_comments = _comments("What each rule is for", [str(g) for g in grants]) + _comments("Note", not_granted)
+    account = request.release_account
+    rbac_comments = (
+        _comments(f"What each rule of {deployment.name} (helmcr) is for", [str(g) for g in grants])
+        + _comments(f"What each rule of {account} (helm acts as it) is for", [str(g) for g in release_grants])
+        + _comments("Note", [*not_granted, *_account_notes(request)])
+    )
+    rbac = rbac_documents(deployment.name, request.namespace, grants, deployment.labels)
+    if account:
+        rbac += release_account_documents(account, request.namespace, release_grants, deployment.labels)
     files = (
         GeneratedFile(
             CRD_FILE,
@@ -78,12 +105,11 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
                 )
             ),
         ),
-        GeneratedFile(
-            RBAC_FILE,
-            rbac_comments + dump_all(rbac_documents(deployment.name, request.namespace, grants, deployment.labels)),
-        ),
+        GeneratedFile(RBAC_FILE, rbac_comments + dump_all(rbac)),
         GeneratedFile(CRONJOB_FILE, dump(cron_job(deployment))),
-        GeneratedFile(CONFIG_FILE, dump(config(request.kind, _watch(request, chart), request.namespace))),
+        GeneratedFile(
+            CONFIG_FILE, dump(config(request.kind, _watch(request, chart, rendering.objects), request.namespace))
+        ),
         GeneratedFile(KUSTOMIZATION_FILE, dump(kustomization(deployment, [CRD_FILE, RBAC_FILE, CRONJOB_FILE]))),
         GeneratedFile(SAMPLE_FILE, dump(sample_resource(request.kind, sample_namespace, chart.values))),
     )
@@ -92,7 +118,8 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
         files=files,
         origin=f"chart {chart.name} {chart.version} (helmcr scaffold)",
         grants=tuple(grants),
-        notes=(_schema_note(chart, request.defaults), *not_granted, *_hooks(rendering)),
+        release_grants=tuple(release_grants),
+        notes=(_schema_note(chart, request.defaults), *not_granted, *_hooks(rendering), *_account_notes(request)),
         warnings=(*schema_warnings, *grant_warnings, *removed, *_tpl_warning(chart)),
     )
 
@@ -110,19 +137,40 @@ def base_files() -> tuple[GeneratedFile, ...]:
     )
 
 
-def _grants(request: Request, objects: Sequence[RenderedObject]) -> tuple[list[Grant], list[str]]:
-    for_chart, warnings = chart_grants(request.scope, objects)
-    return merged([*resource_grants(request.scope, request.kind), *run_grants(request.scope), *for_chart]), warnings
+def _grants(request: Request, objects: Sequence[RenderedObject]) -> tuple[list[Grant], list[Grant], list[str]]:
+    """helmcr's grants and those of the account helm acts as; without impersonation helmcr holds them all."""
+    scope = request.scope
+    for_chart, warnings = chart_grants(scope, objects)
+    own = resource_grants(scope, request.kind)
+    if not request.impersonate:
+        return merged([*own, *run_grants(scope), *for_chart]), [], warnings
+    helmcr = [*own, *run_grants(scope, RECORD_READER_VERBS), *impersonation_grants(scope, request.release_account)]
+    return merged(helmcr), merged([*release_record_grants(scope), *for_chart]), warnings
 
 
-def _watch(request: Request, chart: Chart) -> Watch:
+def _watch(request: Request, chart: Chart, objects: Sequence[RenderedObject]) -> Watch:
+    kinds = sorted({(o.kind, resource_of(o.api_version, o.kind)) for o in objects}, key=lambda k: (k[0], str(k[1])))
     return Watch(
         chart=request.chart_ref,
         namespaces=request.watched if request.kind.namespaced else None,
         target_namespace="" if request.kind.namespaced else request.namespace,
         chart_version=chart.version if request.chart_ref.startswith("oci://") else "",
         disable_hooks=request.disable_hooks,
+        service_account=request.release_account,
+        allowed_kinds=tuple(dict.fromkeys(f"{kind}.{r.group}" if r.group else kind for kind, r in kinds)),
+        allow_cluster_scoped=any(not resource.namespaced for _, resource in kinds),
     )
+
+
+def _account_notes(request: Request) -> list[str]:
+    account = request.release_account
+    if not account or request.scope.release_scopes != (None,):
+        return []
+    return [
+        f"every namespace: helm acts as ServiceAccount {account} of each release's namespace; create it in each "
+        f"namespace whose CRs helmcr manages, with a RoleBinding to ClusterRole {account}-{request.namespace} "
+        "(kubectl create serviceaccount, kubectl create rolebinding --clusterrole --serviceaccount)"
+    ]
 
 
 def _schema_note(chart: Chart, defaults: bool) -> str:

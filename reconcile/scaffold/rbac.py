@@ -17,11 +17,16 @@ permissions one holds (the alternative, ``escalate``, would let helmcr grant its
 
 Scope: namespaced rules go into a Role in each namespace whose CRs helmcr manages (releases live next to their
 CR); cluster-wide rules (cluster-scoped kinds, a cluster-scoped CRD, or every namespace) into a ClusterRole.
+
+Impersonation (the default): helm acts as a ServiceAccount of each release's namespace (``serviceAccountName`` in
+the config), and the chart's kinds and helm's release records are that account's, not helmcr's. helmcr keeps what
+it asks itself (the CRs, Events, the lease; release records to read, and to mark a dead operation's failed) plus
+``impersonate`` on that one account, so a CR can reach at most what the account may, in its own namespace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +37,8 @@ from reconcile.scaffold.render import RenderedObject
 CHART_OBJECT_VERBS = ("get", "create", "patch", "delete")
 HOOK_VERBS = ("list", "watch")
 RELEASE_RECORD_VERBS = ("get", "list", "create", "update", "delete")
+RECORD_READER_VERBS = ("get", "list", "update")  # helmcr's own, when helm acts as another account
+IMPERSONATE_VERBS = ("impersonate",)
 RESOURCE_VERBS = ("list",)
 STATUS_VERBS = ("patch",)
 EVENT_VERBS = ("create",)
@@ -95,12 +102,22 @@ def resource_grants(scope: Scope, kind: CustomKind) -> list[Grant]:
     return grants
 
 
-def run_grants(scope: Scope) -> list[Grant]:
+def run_grants(scope: Scope, records: tuple[str, ...] = RELEASE_RECORD_VERBS) -> list[Grant]:
     """What every run needs whatever the kind and chart: Events, helm's release records, the run lease."""
     grants = [Grant(ns, "", "events", EVENT_VERBS, "an Event per change, on its CR") for ns in scope.event_scopes]
-    grants += [Grant(ns, "", "secrets", RELEASE_RECORD_VERBS, "helm's release records") for ns in scope.release_scopes]
+    grants += [Grant(ns, "", "secrets", records, "helm's release records") for ns in scope.release_scopes]
     grants.append(Grant(scope.namespace, "coordination.k8s.io", "leases", LEASE_VERBS, "the run lease"))
     return grants
+
+
+def impersonation_grants(scope: Scope, account: str) -> list[Grant]:
+    """helmcr may act as that one account of each release namespace, and as no other."""
+    why = f"helm acts as {account} of the release's namespace (serviceAccountName)"
+    return [Grant(ns, "", "serviceaccounts", IMPERSONATE_VERBS, why, (account,)) for ns in scope.release_scopes]
+
+
+def release_record_grants(scope: Scope) -> list[Grant]:
+    return [Grant(ns, "", "secrets", RELEASE_RECORD_VERBS, "helm's release records") for ns in scope.release_scopes]
 
 
 def chart_grants(scope: Scope, objects: Sequence[RenderedObject]) -> tuple[list[Grant], list[str]]:
@@ -153,25 +170,60 @@ def merged(grants: Iterable[Grant]) -> list[Grant]:
 
 
 def rbac_documents(name: str, namespace: str, grants: Sequence[Grant], labels: Mapping[str, str]) -> list[Any]:
-    """ServiceAccount, then a Role and RoleBinding per namespace, then a ClusterRole and binding if needed.
+    """helmcr's ServiceAccount, then a Role and RoleBinding per namespace, then a ClusterRole and binding if needed.
 
     A namespace of "" is left for a kustomization to set (the generic base), on the objects and the subject.
     """
-    subject = {"kind": "ServiceAccount", "name": name, **({"namespace": namespace} if namespace else {})}
-    documents: list[Any] = [manifest("v1", "ServiceAccount", name, namespace, labels)]
-    scopes = sorted({g.namespace for g in grants if g.namespace is not None}, key=lambda ns: (ns != namespace, ns))
+    subject = _account(name, namespace)
+    account = manifest("v1", "ServiceAccount", name, namespace, labels)
+    return [account, *_bound_roles(name, f"{name}-{namespace}", grants, labels, lambda _: [subject], namespace)]
+
+
+def release_account_documents(name: str, home: str, grants: Sequence[Grant], labels: Mapping[str, str]) -> list[Any]:
+    """The account helm acts as: one ServiceAccount per release namespace, each bound to the Role there, and all of
+    them to the ClusterRole of cluster-wide rules. Releases in every namespace have no list of namespaces: only the
+    ClusterRole is made, for a RoleBinding in each namespace to grant to that namespace's account."""
+    namespaces = sorted({g.namespace for g in grants if g.namespace is not None})
+    # No Pod gets its token unless it asks: the account is for helm, through helmcr.
+    accounts = [
+        {**manifest("v1", "ServiceAccount", name, ns, labels), "automountServiceAccountToken": False}
+        for ns in namespaces
+    ]
+
+    def subjects(namespace: str | None) -> list[dict[str, str]]:
+        return [_account(name, namespace)] if namespace else [_account(name, ns) for ns in namespaces]
+
+    return [*accounts, *_bound_roles(name, f"{name}-{home}", grants, labels, subjects, home)]
+
+
+def _bound_roles(
+    name: str,
+    cluster_name: str,
+    grants: Sequence[Grant],
+    labels: Mapping[str, str],
+    subjects: Callable[[str | None], list[dict[str, str]]],
+    first: str,
+) -> list[Any]:
+    """A Role and RoleBinding per namespace (``first`` first), then a ClusterRole (named uniquely cluster-wide: one
+    per namespace helmcr runs in) and its binding when there is anyone to bind it to."""
+    documents: list[Any] = []
+    scopes = sorted({g.namespace for g in grants if g.namespace is not None}, key=lambda ns: (ns != first, ns))
     for scope in scopes:
         rules = _rules(g for g in grants if g.namespace == scope)
         documents.append({**manifest(RBAC_API, "Role", name, scope, labels), "rules": rules})
-        documents.append(_binding("RoleBinding", name, scope, "Role", name, subject, labels))
+        documents.append(_binding("RoleBinding", name, scope, "Role", name, subjects(scope), labels))
     cluster_rules = _rules(g for g in grants if g.namespace is None)
     if cluster_rules:
-        cluster_name = f"{name}-{namespace}"  # unique cluster-wide: one per namespace helmcr runs in
         documents.append({**manifest(RBAC_API, "ClusterRole", cluster_name, None, labels), "rules": cluster_rules})
-        documents.append(
-            _binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name, subject, labels)
-        )
+        if bound := subjects(None):
+            documents.append(
+                _binding("ClusterRoleBinding", cluster_name, None, "ClusterRole", cluster_name, bound, labels)
+            )
     return documents
+
+
+def _account(name: str, namespace: str | None) -> dict[str, str]:
+    return {"kind": "ServiceAccount", "name": name, **({"namespace": namespace} if namespace else {})}
 
 
 def _by_resource(objects: Sequence[RenderedObject]) -> dict[Resource, list[RenderedObject]]:
@@ -229,11 +281,11 @@ def _binding(
     namespace: str | None,
     role_kind: str,
     role: str,
-    subject: Mapping[str, str],
+    subjects: Sequence[Mapping[str, str]],
     labels: Mapping[str, str],
 ) -> Any:
     return {
         **manifest(RBAC_API, kind, name, namespace, labels),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
-        "subjects": [dict(subject)],
+        "subjects": [dict(subject) for subject in subjects],
     }

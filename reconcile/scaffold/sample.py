@@ -18,6 +18,9 @@ class Watch:
     target_namespace: str = ""  # a cluster-scoped kind's releases go here
     chart_version: str = ""  # pins a chart from a registry
     disable_hooks: bool = False
+    service_account: str = ""  # helm acts as it in each release's namespace
+    allowed_kinds: tuple[str, ...] = ()  # what the chart renders: all a release may hold
+    allow_cluster_scoped: bool = False
 
 
 def sample_resource(kind: CustomKind, namespace: str | None, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,4 +49,10 @@ def config(kind: CustomKind, watch: Watch, lease_namespace: str) -> dict[str, An
         entry["targetNamespace"] = watch.target_namespace
     if watch.disable_hooks:
         entry["disableHooks"] = True
+    if watch.service_account:
+        entry["serviceAccountName"] = watch.service_account
+    if watch.allowed_kinds:
+        entry["allowedKinds"] = list(watch.allowed_kinds)
+    if watch.allow_cluster_scoped:
+        entry["allowClusterScoped"] = True
     return {"watches": [entry], "lease": {"namespace": lease_namespace}}

@@ -185,7 +185,8 @@ def test_helm_as_the_kinds_service_account_reaches_only_what_that_account_may(
 ) -> None:
     tenant_account(kube, namespace)
     victim_secret(kube, other_namespace)
-    helmcr.configure([cache_watch(chart=LOOKUP, serviceAccountName="tenant")])
+    # Only the API server stands in the way here: the object check is opened up, so the test sees RBAC's bound.
+    helmcr.configure([cache_watch(chart=LOOKUP, serviceAccountName="tenant", allowOtherNamespaces=True)])
     caches.create("plain", {})
     caches.create("reader", {"from": {"namespace": other_namespace, "name": "victim"}})
     caches.create("planter", {"elsewhere": other_namespace})
@@ -193,15 +194,41 @@ def test_helm_as_the_kinds_service_account_reaches_only_what_that_account_may(
     results = {name: run.outcome(name)["result"] for name in ("plain", "reader", "planter")}
     assert results == {"plain": "succeeded", "reader": "failed", "planter": "failed"}, run.stdout[-3000:]
     assert "forbidden" in caches.ready("reader")["message"] and "forbidden" in caches.ready("planter")["message"]
-    core = client.CoreV1Api(kube)
-    assert [c.metadata.name for c in core.list_namespaced_config_map(other_namespace).items if c.metadata] == [
-        "kube-root-ca.crt"
-    ], "nothing was planted in another namespace"
+    assert only_root_ca(kube, other_namespace), "nothing was planted in another namespace"
     encoded = base64.b64encode(VICTIM_PASSWORD.encode()).decode()
     assert encoded not in run.stdout + json.dumps(caches.get("reader"))
 
     helmcr.configure([cache_watch(chart=LOOKUP)])  # helmcr's own (admin) credentials: the same CR reads the Secret
     caches.annotate("reader", {"helmcr.io/retry": "as-admin"})
     assert helmcr.sync("-n", namespace, "-o", "json").outcome("reader")["result"] == "succeeded"
-    copied = core.read_namespaced_config_map("reader-copied", namespace).data or {}
+    copied = client.CoreV1Api(kube).read_namespaced_config_map("reader-copied", namespace).data or {}
     assert encoded in copied["copied"], "without impersonation the lookup does reach it (so the test can fail)"
+
+
+def test_objects_outside_the_releases_namespace_are_refused_before_helm_applies_anything(
+    helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str, other_namespace: str
+) -> None:
+    helmcr.configure([cache_watch(chart=LOOKUP)])  # admin credentials: nothing but the check stops it
+    caches.create("planter", {"elsewhere": other_namespace})
+    caches.create("plain", {})
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    planter = run.outcome("planter")
+    assert (planter["result"], planter["errorKind"], run.outcome("plain")["result"]) == (
+        "failed",
+        "refused",
+        "succeeded",
+    )
+    message = caches.ready("planter")["message"]
+    assert f"ConfigMap planter-planted: namespace '{other_namespace}' is not the release's" in message, message
+    assert only_root_ca(kube, other_namespace) and "planter" not in releases(helmcr.helm, namespace)
+    assert run.exit_code == 1
+
+    helmcr.configure([cache_watch(chart=LOOKUP, allowOtherNamespaces=True)])  # opened up, it goes (the test can fail)
+    caches.annotate("planter", {"helmcr.io/retry": "allowed"})
+    assert helmcr.sync("-n", namespace, "-o", "json").outcome("planter")["result"] == "succeeded"
+    assert not only_root_ca(kube, other_namespace)
+
+
+def only_root_ca(kube: client.ApiClient, namespace: str) -> bool:
+    found = client.CoreV1Api(kube).list_namespaced_config_map(namespace).items
+    return [c.metadata.name for c in found if c.metadata] == ["kube-root-ca.crt"]

@@ -65,7 +65,10 @@ def request(defaults: bool = True, **flags: Any) -> Request:
         "schedule": "*/5 * * * *",
         **flags,
     }
-    return replace(build_request(**arguments), chart_ref="/charts/memcached", defaults=defaults)
+    impersonate = arguments.pop("impersonate", True)
+    return replace(
+        build_request(**arguments), chart_ref="/charts/memcached", defaults=defaults, impersonate=impersonate
+    )
 
 
 def generated(rendering: Rendering | None = None, **flags: Any) -> tuple[Scaffold, dict[str, Any]]:
@@ -251,3 +254,52 @@ def test_scaffold_warns_about_a_chart_that_passes_values_to_tpl() -> None:
     assert loaded.tpl
     warned = scaffold(request(), loaded, Rendering(()))
     assert any("passes values to tpl" in w and "allowTemplateValues" in w for w in warned.warnings)
+
+
+def test_helm_acts_as_an_account_of_each_release_namespace_that_holds_the_charts_rbac_not_helmcr(
+    tmp_path: Path,
+) -> None:
+    result, files = generated(watch_namespaces=["team-a", "team-b"])
+    documents = {(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")): d for d in files["rbac.yaml"]}
+    helmcr_rules = {
+        res: (rule["verbs"], rule.get("resourceNames"))
+        for rule in documents[("Role", "helmcr-memcached", "team-b")]["rules"]
+        for res in rule["resources"]
+    }
+    assert helmcr_rules == {
+        "memcacheds": (["list"], None),
+        "memcacheds/status": (["patch"], None),
+        "events": (["create"], None),
+        "secrets": (["get", "list", "update"], None),  # to read release records and unlock a dead operation's
+        "serviceaccounts": (["impersonate"], ["helmcr-memcached-release"]),
+    }
+    for namespace in ("team-a", "team-b"):
+        account = documents[("ServiceAccount", "helmcr-memcached-release", namespace)]
+        assert account["automountServiceAccountToken"] is False
+        role = documents[("Role", "helmcr-memcached-release", namespace)]
+        assert {res for rule in role["rules"] for res in rule["resources"]} == {"secrets", "services", "statefulsets"}
+        binding = documents[("RoleBinding", "helmcr-memcached-release", namespace)]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "helmcr-memcached-release", "namespace": namespace}
+        ]
+    (tmp_path / "helmcr.yaml").write_text(dump(files["helmcr.yaml"][0]))
+    (watch,) = load_config(tmp_path / "helmcr.yaml").watches
+    assert watch.helm.service_account == "helmcr-memcached-release"
+    assert (watch.objects.kinds, watch.objects.cluster_scoped) == (("Service", "StatefulSet.apps"), False)
+    assert {g.resource for g in result.release_grants} == {"secrets", "services", "statefulsets"}
+
+
+def test_without_impersonation_helmcr_holds_the_charts_rbac_itself() -> None:
+    result, files = generated(impersonate=False)
+    assert result.release_grants == ()
+    assert [d["metadata"]["name"] for d in files["rbac.yaml"]] == ["helmcr-memcached"] * 3
+    assert "serviceAccountName" not in files["helmcr.yaml"][0]["watches"][0]
+    assert {"services", "statefulsets"} <= {g.resource for g in result.grants}
+
+
+def test_every_namespace_leaves_the_account_to_each_namespace_with_a_cluster_role_to_bind() -> None:
+    result, files = generated(all_namespaces=True)
+    kinds = [(d["kind"], d["metadata"]["name"]) for d in files["rbac.yaml"]]
+    assert ("ClusterRole", "helmcr-memcached-release-team-a") in kinds
+    assert not any(name.startswith("helmcr-memcached-release") and kind != "ClusterRole" for kind, name in kinds)
+    assert any("RoleBinding to ClusterRole helmcr-memcached-release-team-a" in note for note in result.notes)
