@@ -24,6 +24,8 @@ from reconcile.settings import HelmOptions, Watch
 
 DIGEST_SCHEMA = "helmcr/v1"
 DIGEST_LENGTH = 40
+KEY_ID_LENGTH = 8
+KEYED_MARK = "."  # "<key id>.<hmac>", 49 characters: a label value holds 63
 RELEASE_NAME_MAX = 53
 RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -104,8 +106,18 @@ def _hash(canonical: bytes, secret: bytes) -> str:
     every release's labels and every saved plan, and unkeyed, anyone holding one could confirm a guessed password
     (or an override the CR's author never sees) offline."""
     if secret:
-        return hmac.new(secret, canonical, hashlib.sha256).hexdigest()[:DIGEST_LENGTH]
+        return f"{key_id(secret)}{KEYED_MARK}{hmac.new(secret, canonical, hashlib.sha256).hexdigest()[:DIGEST_LENGTH]}"
     return hashlib.sha256(canonical).hexdigest()[:DIGEST_LENGTH]
+
+
+def key_id(secret: bytes) -> str:
+    """Names the key, not its value: a keyed digest says which key made it, so a run without that key knows it
+    cannot judge the release (rather than take every release for changed and upgrade them all)."""
+    return hmac.new(secret, b"helmcr digest key id", hashlib.sha256).hexdigest()[:KEY_ID_LENGTH]
+
+
+def keyed(digest: str) -> bool:
+    return KEYED_MARK in digest
 
 
 def _problem(spec: Any, key: ReleaseKey, watch: Watch, chart: ChartRef) -> str:

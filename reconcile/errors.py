@@ -119,6 +119,12 @@ class ObjectsRefused(HelmcrError):
     category = "refused"
 
 
+class DigestKeyMissing(HelmcrError):
+    """A kind's releases were deployed with a digest key this run does not have: nothing of it can be judged."""
+
+    category = "digest-key"
+
+
 class ChartError(HelmcrError):
     """A chart cannot be found or read; only the CRs of that kind are affected."""
 

@@ -17,8 +17,8 @@ from reconcile.adapters.kube import Kube
 from reconcile.apply import Executor, Gate, apply_plan
 from reconcile.assess import Inventory
 from reconcile.charts import resolve_chart
-from reconcile.desired import desired_from_resource
-from reconcile.errors import ChartError, KubeError
+from reconcile.desired import desired_from_resource, keyed
+from reconcile.errors import ChartError, DigestKeyMissing, KubeError
 from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
 from reconcile.model import KindError, Outcome, RunSummary, Step, unchanged_outcome
 from reconcile.objectcheck import KindScopes
@@ -97,14 +97,20 @@ def plan_all(config: Config, source: Source, options: RunOptions, now: float) ->
     for watch in config.watches:
         try:
             plans.append(plan_kind(watch, _observe(config, watch, source)))
-        except (ChartError, KubeError) as error:
+        except (ChartError, KubeError, DigestKeyMissing) as error:
             errors.append(KindError(str(watch), str(error), cluster=isinstance(error, KubeError)))
     return with_policies(plans, policies(options, now)), errors
 
 
 def _observe(config: Config, watch: Watch, source: Source) -> Inventory:
     chart = resolve_chart(watch, config.path.parent)
-    return source.observe(watch, lambda resource: desired_from_resource(resource, watch, chart, config.digest_key))
+    inventory = source.observe(watch, lambda resource: desired_from_resource(resource, watch, chart, config.digest_key))
+    if not config.digest_key and (found := next((o for o in inventory.owned if keyed(o.digest)), None)):
+        raise DigestKeyMissing(
+            f"release {found.key} was deployed with digest key {found.digest.partition('.')[0]} and this run has "
+            "none, so it cannot tell what changed: set HELMCR_DIGEST_KEY or digestKeyFile to the CronJob's key"
+        )
+    return inventory
 
 
 def _apply_all(

@@ -32,12 +32,15 @@ HELM_ENV = {
     "HELM_CONFIG_HOME": "/tmp/helm/config",
     "HELM_DATA_HOME": "/tmp/helm/data",
 }
-# Keys the digests (docs/tenancy.md) once the Secret exists: kubectl create secret generic helmcr-digest-key
-# --from-literal=key="$(openssl rand -hex 32)"; optional, so a CronJob without it still runs (unkeyed).
+# Keys the digests (docs/tenancy.md), so that no status, label or saved plan lets a guessed value be confirmed.
+# Required: until the Secret exists the pod does not start (kubectl describe names the Secret), rather than run
+# unkeyed. Made once per namespace: kubectl create secret generic helmcr-digest-key
+# --from-literal=key="$(openssl rand -hex 32)".
 DIGEST_KEY_SECRET = "helmcr-digest-key"
+DIGEST_KEY_COMMAND = f'kubectl create secret generic {DIGEST_KEY_SECRET} --from-literal=key="$(openssl rand -hex 32)"'
 DIGEST_KEY_ENV = {
     "name": "HELMCR_DIGEST_KEY",
-    "valueFrom": {"secretKeyRef": {"name": DIGEST_KEY_SECRET, "key": "key", "optional": True}},
+    "valueFrom": {"secretKeyRef": {"name": DIGEST_KEY_SECRET, "key": "key"}},
 }
 RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 

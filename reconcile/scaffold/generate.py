@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from reconcile.scaffold.chart import Chart
 from reconcile.scaffold.crd import custom_resource_definition
-from reconcile.scaffold.cronjob import CONFIG_FILE, Deployment, cron_job, kustomization
+from reconcile.scaffold.cronjob import (
+    CONFIG_FILE,
+    DIGEST_KEY_COMMAND,
+    DIGEST_KEY_SECRET,
+    Deployment,
+    cron_job,
+    kustomization,
+)
 from reconcile.scaffold.documents import dump, dump_all
 from reconcile.scaffold.hints import template_hints
 from reconcile.scaffold.kinds import CustomKind, Resource, removal_note, resource_of
@@ -119,7 +126,14 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
         origin=f"chart {chart.name} {chart.version} (helmcr scaffold)",
         grants=tuple(grants),
         release_grants=tuple(release_grants),
-        notes=(_schema_note(chart, request.defaults), *not_granted, *_hooks(rendering), *_account_notes(request)),
+        notes=(
+            _schema_note(chart, request.defaults),
+            *not_granted,
+            *_hooks(rendering),
+            *_account_notes(request),
+            f"the CronJob keys digests with Secret {DIGEST_KEY_SECRET}, and starts once it exists: "
+            f"{DIGEST_KEY_COMMAND} -n {request.namespace}",
+        ),
         warnings=(*schema_warnings, *grant_warnings, *removed, *_tpl_warning(chart)),
     )
 

@@ -82,3 +82,6 @@ def test_a_digest_key_makes_the_digest_an_hmac_and_keeps_the_old_one_in_sync() -
     assert keyed.unkeyed_digest == plain.digest and plain.unkeyed_digest == ""
     assert keyed.deployed_as(plain.digest) and keyed.deployed_as(keyed.digest) and not keyed.deployed_as("")
     assert not other.deployed_as(keyed.digest)
+    key_id, mark, mac = keyed.digest.partition(".")
+    assert (len(key_id), mark, len(mac), len(keyed.digest) <= 63) == (8, ".", 40, True), "a label value, naming its key"
+    assert other.digest.partition(".")[0] != key_id and "." not in plain.digest

@@ -141,7 +141,7 @@ def test_the_cronjob_runs_one_pass_at_a_time_restricted_with_its_config_mounted(
     assert container["args"] == ["sync", "--once", "--config", "/etc/helmcr/helmcr.yaml"]
     env = {e["name"]: e.get("value", "") for e in container["env"]}
     assert {e["name"]: e.get("valueFrom") for e in container["env"] if "valueFrom" in e} == {
-        "HELMCR_DIGEST_KEY": {"secretKeyRef": {"name": "helmcr-digest-key", "key": "key", "optional": True}}
+        "HELMCR_DIGEST_KEY": {"secretKeyRef": {"name": "helmcr-digest-key", "key": "key"}}  # required: never unkeyed
     }
     assert all(
         env[name].startswith("/tmp") for name in ("HOME", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME")

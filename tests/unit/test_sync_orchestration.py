@@ -8,7 +8,8 @@ import pytest
 
 from reconcile.adapters.helm_storage import read_release
 from reconcile.clock import now_micro
-from reconcile.errors import LeaseHeldError
+from reconcile.errors import ExitCode, LeaseHeldError
+from reconcile.exits import exit_code
 from reconcile.model import Action, ReleaseKey, Result, RunSummary
 from reconcile.settings import LeaseConfig, RunOptions, Scope, UninstallBudget
 from tests.unit.fakes import LEASES
@@ -158,3 +159,16 @@ def test_the_lease_namespace_is_the_configs_wherever_the_run_is() -> None:
         "default",
         "helmcr-system",
     ]
+
+
+def test_a_run_without_the_digest_key_its_releases_were_made_with_changes_nothing_of_that_kind() -> None:
+    world = World()
+    world.cr("cache", {"replicaCount": 2})
+    keyed = replace(world.config, digest_key=b"k" * 32)
+    assert [o.result for o in world.sync_config(keyed).outcomes] == [Result.SUCCEEDED]
+    world.edit("cache", {"replicaCount": 3})
+    unkeyed = world.sync()
+    (error,) = unkeyed.kind_errors
+    assert "was deployed with digest key" in error.message and "HELMCR_DIGEST_KEY" in error.message
+    assert (unkeyed.outcomes, world.releases()) == ((), {"cache": (1, "deployed")})
+    assert exit_code(unkeyed) == ExitCode.NOT_CONVERGED
