@@ -1,5 +1,6 @@
 """Keyed digests on the real control plane: with a digest key, nothing helmcr writes lets anyone confirm a guessed
-value offline (CR status, release labels, saved plans), and turning the key on upgrades nothing (helm 3 and 4)."""
+value offline (CR status, release labels, saved plans), turning the key on upgrades nothing, and a run without the
+key changes nothing it cannot judge (helm 3 and 4)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,8 @@ def test_with_a_digest_key_no_digest_can_be_recomputed_and_turning_it_on_upgrade
     assert unkeyed_digest(caches, "vault") not in written, "with the key, a guessed spec confirms nothing"
     again = helmcr.sync("-n", namespace, "-o", "json", env=KEY)
     assert (again.outcome("vault")["action"], again.helm_processes) == ("skip", 0)
+
+    caches.patch_spec("vault", {"replicaCount": 3, "auth": {"password": "guessable"}})
+    keyless = helmcr.sync("-n", namespace, "-o", "json")  # an admin's run without the CronJob's key
+    assert (keyless.exit_code, keyless.helm_processes, releases(helm, namespace)) == (1, 0, {"vault": (2, "deployed")})
+    assert "was deployed with digest key" in keyless.stdout + keyless.stderr
