@@ -13,11 +13,14 @@ import pytest
 import yaml
 from kubernetes import client
 
+from devenv.controlplane import ControlPlane
+from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import Helm
 from tests.integration.support import (
     GROUP,
     REPO,
     SHARED_CHARTS,
+    VERSION,
     Helmcr,
     Kind,
     Resources,
@@ -232,3 +235,56 @@ def test_objects_outside_the_releases_namespace_are_refused_before_helm_applies_
 def only_root_ca(kube: client.ApiClient, namespace: str) -> bool:
     found = client.CoreV1Api(kube).list_namespaced_config_map(namespace).items
     return [c.metadata.name for c in found if c.metadata] == ["kube-root-ca.crt"]
+
+
+PLAIN = Kind("Plain", "plains")
+
+
+def test_a_crd_without_status_subresource_under_least_privilege_says_so_and_does_not_exit_0(
+    helmcr: Helmcr, kube: client.ApiClient, namespace: str, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    crd = free_form_crd(GROUP, VERSION, PLAIN.kind, PLAIN.plural, {"x-kubernetes-preserve-unknown-fields": True})
+    del crd["spec"]["versions"][0]["subresources"]
+    establish_crd(kube, crd)
+    kubeconfig = least_privilege_account(kube, control_plane, namespace, tmp_path)
+    helmcr.configure(
+        [{**cache_watch(chart=LOOKUP), "kind": PLAIN.kind, "plural": PLAIN.plural}], lease={"namespace": namespace}
+    )
+    Resources(kube, PLAIN, namespace).create("p", {})
+    run = helmcr.sync("-n", namespace, "-o", "json", kubeconfig=kubeconfig)
+    assert run.outcome("p")["result"] == "succeeded" and releases(helmcr.helm, namespace) == {"p": (1, "deployed")}
+    assert run.exit_code == 1, "the release is there but its CR could not be told: not converged"
+    said = run.stdout + run.stderr
+    assert "no status subresource" in said and "deleted before its status" not in said, said[-2000:]
+
+
+def least_privilege_account(
+    kube: client.ApiClient, control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> Path:
+    """What a run of the lookup chart's kind asks for, as scaffold would grant it: a status it cannot write."""
+    rules = [
+        client.V1PolicyRule(api_groups=[GROUP], resources=[PLAIN.plural], verbs=["list"]),
+        client.V1PolicyRule(api_groups=[GROUP], resources=[f"{PLAIN.plural}/status"], verbs=["patch"]),
+        client.V1PolicyRule(api_groups=[""], resources=["events"], verbs=["create"]),
+        client.V1PolicyRule(
+            api_groups=[""], resources=["secrets"], verbs=["get", "list", "create", "update", "delete"]
+        ),
+        client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["get", "create", "patch", "delete"]),
+        client.V1PolicyRule(
+            api_groups=["coordination.k8s.io"], resources=["leases"], verbs=["get", "create", "update"]
+        ),
+    ]
+    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="runner"))
+    )
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name="runner"), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name="runner"),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="runner"),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="runner", namespace=namespace)],
+        ),
+    )
+    return control_plane.service_account_kubeconfig(namespace, "runner", tmp_path / "runner.kubeconfig")
