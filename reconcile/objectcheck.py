@@ -62,6 +62,12 @@ def check(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespa
         raise ObjectsRefused(refusal_message(problems))
 
 
+def namespaced_offline(api_version: str, kind: str) -> bool:
+    """Without a cluster there is no discovery: a kind the table does not know counts as namespaced here, and the
+    real run asks the API server."""
+    return BUILT_IN.get((split_api_version(api_version)[0], kind), True)
+
+
 class KindScopes:
     """Whether a kind is namespaced: the built-in table, else the API server's discovery, asked once per
     group-version and run (so a run that changes nothing asks nothing). Shared by the run's worker threads."""

@@ -25,6 +25,7 @@ from reconcile.errors import KubeNotFound
 from reconcile.labels import named_selector, owned_selector
 from reconcile.manifests import release_manifest
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
+from reconcile.objectcheck import KindScopes, namespaced_offline
 from reconcile.observed import observed_releases
 from reconcile.settings import Scope, Selector, Watch
 
@@ -41,6 +42,10 @@ class Source(Protocol):
 
     def deployed(self, watch: Watch, helm: Helm) -> DeployedReader: ...
 
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        """Whether objects of a kind live in a namespace, for the object check of a preview."""
+        ...
+
 
 def resource_type(watch: Watch) -> ResourceType:
     return ResourceType(watch.group, watch.version, watch.resource_plural)
@@ -55,6 +60,7 @@ class ClusterSource:
         self.scope = scope
         self.page_size = page_size
         self.files = files
+        self.namespaced = KindScopes(kube).namespaced
 
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
         cluster = self._list_resources(watch)
@@ -134,6 +140,7 @@ class OfflineSource:
         self.base = base
         self.files = files
         self._deployed: dict[str, dict[ReleaseKey, Desired]] = {}
+        self.namespaced = namespaced_offline
 
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
         def selected(paths: tuple[Path, ...]) -> list[Desired]:

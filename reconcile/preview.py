@@ -14,9 +14,11 @@ from typing import Any
 from reconcile.adapters.helm import Helm
 from reconcile.desired import secrets_of
 from reconcile.diff import ReleaseDiff, release_diff
-from reconcile.errors import HelmcrError
+from reconcile.errors import HelmcrError, ObjectsRefused
 from reconcile.model import Action, Plan, Step
+from reconcile.objectcheck import Namespaced, check
 from reconcile.observe import DeployedReader
+from reconcile.redact import redact
 from reconcile.settings import Watch
 
 
@@ -33,14 +35,17 @@ class Preview:
     problems: tuple[str, ...]  # releases whose desired state could not be rendered: the real run would fail too
 
 
-def preview(plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, settings: PreviewSettings) -> Preview:
+def preview(
+    plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, settings: PreviewSettings, namespaced: Namespaced
+) -> Preview:
+    """``namespaced`` answers the object check, which a preview runs on what it renders as the real run would."""
     diffs: list[ReleaseDiff] = []
     problems: list[str] = []
     for watch, plan, deployed in plans:
         charts = {step.desired.chart for step in plan.changes if step.desired}
         secret_paths = frozenset().union(*(chart.secret_paths for chart in charts))
         for step in plan.changes:
-            diff, problem = _diff(step, watch, helm, deployed, settings, secret_paths)
+            diff, problem = _diff(step, watch, helm, deployed, settings, secret_paths, namespaced)
             diffs.append(diff)
             if problem:
                 problems.append(problem)
@@ -54,6 +59,7 @@ def _diff(
     deployed: DeployedReader,
     settings: PreviewSettings,
     secret_paths: frozenset[str],
+    namespaced: Namespaced,
 ) -> tuple[ReleaseDiff, str]:
     notes: list[str] = []
     problem = ""
@@ -64,6 +70,11 @@ def _diff(
             desired_manifest = helm.render(
                 step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
+            if not watch.objects.unbounded:
+                check(desired_manifest, step.key.namespace, watch.objects, namespaced)
+        except ObjectsRefused as error:
+            problem = f"{step.owner or step.key}: {redact(str(error), secrets_of(desired))}"
+            notes.append(problem)
         except HelmcrError as error:
             problem = f"{step.owner or step.key}: the desired state does not render: {error}"
             notes.append(problem)

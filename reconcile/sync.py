@@ -86,7 +86,7 @@ def preview_run(
     outcomes = [unchanged_outcome(step) for kind in plans for step in kind.plan.steps]
     readers = [(kind.watch, kind.plan, source.deployed(kind.watch, helm)) for kind in plans]
     summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=run_warnings(config, options))
-    return summary, preview(readers, helm, settings), plans
+    return summary, preview(readers, helm, settings, source.namespaced), plans
 
 
 def plan_all(config: Config, source: Source, options: RunOptions, now: float) -> tuple[list[KindPlan], list[KindError]]:

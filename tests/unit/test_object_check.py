@@ -12,7 +12,10 @@ import yaml
 from reconcile.errors import KubeForbidden, ObjectsRefused
 from reconcile.model import Result
 from reconcile.objectcheck import KindScopes, refusals
-from reconcile.settings import ObjectRules
+from reconcile.observe import ClusterSource
+from reconcile.preview import PreviewSettings
+from reconcile.settings import ObjectRules, RunOptions
+from reconcile.sync import preview_run
 from tests.unit.fakes.helm import default_render
 from tests.unit.world import NAMESPACE, World
 
@@ -129,3 +132,14 @@ def test_rules_that_allow_everything_skip_the_check_and_its_render() -> None:
     world.cr("planter", {"elsewhere": "team-b"})
     assert [o.result for o in world.sync().outcomes] == [Result.SUCCEEDED]
     assert [call.dry_run for call in world.helm.calls] == [False]
+
+
+def test_a_preview_says_what_the_run_would_refuse() -> None:
+    world = World()
+    world.helm.renderer = planting_render
+    world.cr("planter", {"elsewhere": "team-b"})
+    source = ClusterSource(world.kube, RunOptions().scope, 100)
+    _, preview, _ = preview_run(world.config, source, world.helm, RunOptions(), PreviewSettings())
+    (problem,) = preview.problems
+    assert "refused before helm applied anything: ConfigMap planter-planted: namespace 'team-b'" in problem
+    assert world.releases() == {}
