@@ -12,7 +12,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from reconcile.adapters.kube import EVENTS, Kube, ResourceType
+from reconcile.adapters.kube import EVENTS, METADATA_LIST, Kube, ResourceType
 from reconcile.clock import format_time, now, parse_time
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, Desired, Outcome, Result
@@ -166,11 +166,9 @@ def _patch_status(
 
 
 def _exists(kube: Kube, resource: ResourceType, namespace: str | None, name: str) -> bool:
-    try:
-        kube.get(resource, namespace, name)
-    except KubeNotFound:
-        return False
-    return True
+    """A LIST of that one name: least-privilege RBAC grants ``list`` on the kind, not ``get``."""
+    query = {"fieldSelector": f"metadata.name={name}", "limit": "1"}
+    return bool(kube.request("GET", resource.path(namespace), query=query, accept=METADATA_LIST).get("items"))
 
 
 def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) -> None:

@@ -43,7 +43,8 @@ DEFAULT_HOST = "https://fake-apiserver.invalid:6443"
 SECRET_DATA_LIMIT = 1024 * 1024
 NAME_SUFFIX = "bcdfghjklmnpqrstvwxz2456789"  # the API server's generateName alphabet: no vowels, no look-alikes
 SYSTEM_METADATA = ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp")
-LIST_PARAMETERS = frozenset({"limit", "continue", "labelSelector"})
+LIST_PARAMETERS = frozenset({"limit", "continue", "labelSelector", "fieldSelector"})
+NAME_FIELDS = {"metadata.name": "name", "metadata.namespace": "namespace"}  # what every resource can be selected by
 WRITE_PARAMETERS = frozenset({"fieldManager", "propagationPolicy"})  # accepted and meaningless here
 
 REASONS = {
@@ -584,13 +585,15 @@ class FakeApiServer:
     def _select(self, kind: _Kind, namespace: str, query: dict[str, str]) -> _Snapshot:
         """Items in etcd's key order (namespace, then name), copied: later writes do not change a LIST's pages."""
         selector = parse_selector(query.get("labelSelector", ""))
+        fields = _field_selector(query.get("fieldSelector", ""))
         items = [
             copy.deepcopy(body)
             for (item_namespace, _), body in sorted(kind.objects.items())
             if namespace in ("", item_namespace)
             and all(r.matches(body["metadata"].get("labels") or {}) for r in selector)
+            and all(body["metadata"].get(NAME_FIELDS[field], "") == value for field, value in fields.items())
         ]
-        return _Snapshot(items, self._resource_version, bool(selector))
+        return _Snapshot(items, self._resource_version, bool(selector or fields))
 
     def _remember(self, snapshot: _Snapshot) -> str:
         self._serial += 1
@@ -854,3 +857,15 @@ class FakeKube(Kube):
             return self.fake.handle(method, path, query, headers, body)
         except OSError as error:
             raise KubeTransient(f"cannot reach the API server at {self.server}: {_network_reason(error)}") from None
+
+
+def _field_selector(text: str) -> dict[str, str]:
+    """``metadata.name=x,metadata.namespace=y``: the field selectors every resource supports, and only those."""
+    fields: dict[str, str] = {}
+    for term in filter(None, text.split(",")):
+        field, equals, value = term.partition("=")
+        if not equals or field not in NAME_FIELDS:
+            known = '"metadata.name", "metadata.namespace"'
+            raise FakeApiError(400, f'"{term}" is not a known field selector: only {known}')
+        fields[field] = value.lstrip("=")
+    return fields
