@@ -40,9 +40,11 @@ def documents(text: str) -> Iterator[Document]:
         yield Document(line, source, tuple(item for document in loaded for item in _expand(document)))
 
 
-def release_manifest(release: Mapping[str, Any]) -> str:
-    """A release's objects as one stream: helm keeps hooks apart from the manifest, but they are objects too."""
-    hooks = [str(hook.get("manifest") or "") for hook in release.get("hooks") or [] if isinstance(hook, Mapping)]
+def release_manifest(release: Mapping[str, Any], with_hooks: bool = True) -> str:
+    """A release's objects as one stream: helm keeps hooks apart from the manifest, but they are objects too
+    (unless ``--no-hooks``: helm still renders and records them, and never applies them)."""
+    listed = release.get("hooks") if with_hooks else None
+    hooks = [str(hook.get("manifest") or "") for hook in listed or [] if isinstance(hook, Mapping)]
     return "\n---\n".join([str(release.get("manifest") or ""), *hooks])
 
 

@@ -98,7 +98,7 @@ class ClusterSource:
         def read(step: Step) -> Deployed:
             assert step.observed is not None, "only a step on an existing release has a deployed side"
             release = read_release(self.kube, step.key, step.observed.revision)
-            return release.get("config") or {}, release_manifest(release)
+            return release.get("config") or {}, release_manifest(release, with_hooks=not watch.helm.disable_hooks)
 
         return read
 

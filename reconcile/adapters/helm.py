@@ -117,7 +117,7 @@ class Helm:
         output = self.run(argv, secrets, connect=not offline, stdin=values_json(values))
         if offline:
             return output
-        return release_manifest(_json(output))
+        return release_manifest(_json(output), with_hooks=not options.disable_hooks)
 
     def template(
         self, release: str, chart: str, namespace: str, values: Sequence[Mapping[str, Any]], hooks: bool

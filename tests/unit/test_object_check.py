@@ -143,3 +143,21 @@ def test_a_preview_says_what_the_run_would_refuse() -> None:
     (problem,) = preview.problems
     assert "refused before helm applied anything: ConfigMap planter-planted: namespace 'team-b'" in problem
     assert world.releases() == {}
+
+
+def hooked_render(release: str, namespace: str, values: Mapping[str, Any]) -> str:
+    hook = obj("Job", f"{release}-migrate", "batch/v1")
+    hook["metadata"]["annotations"] = {"helm.sh/hook": "pre-install"}
+    return default_render(release, namespace, values) + "---\n" + yaml.safe_dump(hook)
+
+
+@pytest.mark.parametrize(("disable_hooks", "result"), [(False, Result.FAILED), (True, Result.SUCCEEDED)])
+def test_hooks_are_checked_unless_helm_is_told_not_to_run_them(disable_hooks: bool, result: Result) -> None:
+    world = World()
+    helm = replace(world.watch.helm, disable_hooks=disable_hooks)
+    world.watch = replace(world.watch, helm=helm, objects=ObjectRules(kinds=("ConfigMap",)))
+    world.helm.renderer = hooked_render
+    world.cr("cache")
+    (outcome,) = world.sync().outcomes
+    assert outcome.result is result, outcome.message
+    assert disable_hooks or "Job cache-migrate: kind Job.batch is not in the kind's allowedKinds" in outcome.message
