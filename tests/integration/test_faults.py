@@ -92,7 +92,8 @@ def test_helmcr_killed_mid_run_is_finished_by_the_next_run(
     for name in sorted(names):
         caches.create(name, {"replicaCount": 1})
     running = helmcr.start("-n", namespace, "--concurrency", "1", env={"HELM_TEST_DELAY": "1"})
-    wait_for(lambda: len(helmcr.helm_pids()) >= 2, "the second helm to start")
+    # each install is the object check's dry run, then the install: the 4th helm is the second install
+    wait_for(lambda: len(helmcr.helm_pids()) >= 4, "the second install to start")
     running.send_signal(signal.SIGKILL)
     running.wait()
     started = time.monotonic()
@@ -280,7 +281,8 @@ def test_an_outage_mid_run_loses_nothing_and_the_next_runs_converge(
     for name in sorted(names):
         caches.create(name, {"replicaCount": 1})
     running = helmcr.start("-n", namespace, "--concurrency", "1", env={"HELM_TEST_DELAY": "0.5"})
-    wait_for(lambda: len(helmcr.helm_pids()) >= 3, "the second install to start")
+    # two helms per install (the object check's dry run first), the first two for "healthy"
+    wait_for(lambda: len(helmcr.helm_pids()) >= 6, "the second install to start")
     if outage == "stop":
         fragile_plane.stop_component(component)
         time.sleep(2)

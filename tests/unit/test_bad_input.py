@@ -36,9 +36,6 @@ WATCH = Watch(group="a.io", version="v1", kind="Foo", chart="c")
 ALIAS_BOMB = "a: &a [1,2,3,4,5,6,7,8,9]\n" + "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
 )  # nine levels of nine aliases each: 9**9 values once expanded
-ALIAS_BOMB = "a: &a [1,2,3,4,5,6,7,8,9]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
-)  # nine levels of nine aliases each: 9**9 values once expanded
 
 
 @pytest.mark.parametrize(
