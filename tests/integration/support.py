@@ -246,3 +246,25 @@ def releases(helm: Helm, namespace: str, kubeconfig: Path | None = None) -> dict
         helm.run("list", "-n", namespace, "--deployed", "--failed", "--pending", "-o", "json", *where).stdout
     )
     return {r["name"]: (int(r["revision"]), r["status"]) for r in listed}
+
+
+def bind_role(
+    kube: client.ApiClient, namespace: str, name: str, rules: list[client.V1PolicyRule], account: str
+) -> None:
+    """A Role of exactly these rules in the namespace, bound to one of its ServiceAccounts."""
+    rbac = client.RbacAuthorizationV1Api(kube)
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
+        ),
+    )
+
+
+def service_account(kube: client.ApiClient, namespace: str, name: str) -> None:
+    client.CoreV1Api(kube).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    )

@@ -12,6 +12,7 @@ import yaml
 
 from tests.integration.support import GROUP, Helmcr, Resources, cache_watch, releases
 
+CACHE = f"apiVersion: {GROUP}/v1alpha1\nkind: Cache\n".encode()
 ENTRY = {"group": GROUP, "version": "v1alpha1", "kind": "Cache", "plural": "caches", "chart": "c"}
 ALIAS_BOMB = "a: &a [1,2,3,4,5,6,7,8,9]\n" + "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
@@ -69,8 +70,8 @@ def test_a_config_that_is_no_config_exits_3(helmcr: Helmcr, content: bytes, need
     ("content", "needle"),
     [
         (b"kind: List\nitems: 5\n", "a List whose items are not a list"),
-        (b"apiVersion: x/v1\nkind: Cache\nmetadata: {name: x, annotations: x}\n", "metadata.annotations must be"),
-        (b"apiVersion: x/v1\nkind: Cache\nmetadata: {name: x, generation: abc}\n", "metadata.generation must be"),
+        (CACHE + b"metadata: {name: x, annotations: x}\n", "metadata.annotations must be"),
+        (CACHE + b"metadata: {name: x, generation: abc}\n", "metadata.generation must be"),
         (("[" * 1000 + "]" * 1000).encode(), "nested"),
         (b"\x89PNG\r\n\x1a\n\x00\xff", "not a text file"),
         (ALIAS_BOMB.encode(), "alias bomb"),

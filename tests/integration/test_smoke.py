@@ -21,6 +21,7 @@ from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm
 from devenv.paths import shared_charts_dir
+from tests.integration.support import bind_role, service_account
 
 RELEASE = "cache"
 OBJECT_NAME = "cache-memcached"  # <release>-<chart name>, from the chart's fullname helper
@@ -106,8 +107,7 @@ def test_install_upgrade_uninstall(helm: Helm, namespace: str, kube: client.ApiC
 def test_rbac_is_enforced_for_service_accounts(
     control_plane: ControlPlane, kube: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
-    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="bot")))
+    service_account(kube, namespace, "bot")
     kubeconfig = control_plane.service_account_kubeconfig(namespace, "bot", tmp_path / "bot.kubeconfig")
 
     with config.new_client_from_config(config_file=str(kubeconfig)) as as_bot:
@@ -121,21 +121,8 @@ def test_rbac_is_enforced_for_service_accounts(
             assert denied.value.status == 403
 
         # A Role granting pods (only) is honoured: RBAC decides, not a blanket deny.
-        rbac.create_namespaced_role(
-            namespace,
-            client.V1Role(
-                metadata=client.V1ObjectMeta(name="pod-reader"),
-                rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"])],
-            ),
-        )
-        rbac.create_namespaced_role_binding(
-            namespace,
-            client.V1RoleBinding(
-                metadata=client.V1ObjectMeta(name="bot-reads-pods"),
-                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="pod-reader"),
-                subjects=[client.RbacV1Subject(kind="ServiceAccount", name="bot", namespace=namespace)],
-            ),
-        )
+        pods = client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"])
+        bind_role(kube, namespace, "pod-reader", [pods], "bot")
         eventually(lambda: bot_core.list_namespaced_pod(namespace))
         with pytest.raises(client.ApiException) as still_denied:
             bot_core.list_namespaced_secret(namespace)

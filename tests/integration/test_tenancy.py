@@ -24,9 +24,11 @@ from tests.integration.support import (
     Helmcr,
     Kind,
     Resources,
+    bind_role,
     cache_watch,
     install_crd,
     releases,
+    service_account,
 )
 
 STORE = Kind("Store", "stores")
@@ -160,18 +162,9 @@ def test_a_pull_request_preview_never_runs_lookup_with_the_previews_credentials(
 
 def tenant_account(kube: client.ApiClient, namespace: str) -> None:
     """A ServiceAccount of the CR's namespace that may manage ConfigMaps and helm's records there, and no more."""
-    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
-    core.create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="tenant"))
-    )
+    service_account(kube, namespace, "tenant")
     rule = client.V1PolicyRule(api_groups=[""], resources=["configmaps", "secrets"], verbs=["*"])
-    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name="tenant"), rules=[rule]))
-    binding = client.V1RoleBinding(
-        metadata=client.V1ObjectMeta(name="tenant"),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="tenant"),
-        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="tenant", namespace=namespace)],
-    )
-    rbac.create_namespaced_role_binding(namespace, binding)
+    bind_role(kube, namespace, "tenant", [rule], "tenant")
 
 
 @pytest.fixture
@@ -274,17 +267,6 @@ def least_privilege_account(
             api_groups=["coordination.k8s.io"], resources=["leases"], verbs=["get", "create", "update"]
         ),
     ]
-    core, rbac = client.CoreV1Api(kube), client.RbacAuthorizationV1Api(kube)
-    core.create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="runner"))
-    )
-    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name="runner"), rules=rules))
-    rbac.create_namespaced_role_binding(
-        namespace,
-        client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="runner"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="runner"),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="runner", namespace=namespace)],
-        ),
-    )
+    service_account(kube, namespace, "runner")
+    bind_role(kube, namespace, "runner", rules, "runner")
     return control_plane.service_account_kubeconfig(namespace, "runner", tmp_path / "runner.kubeconfig")
