@@ -1,8 +1,9 @@
 """The only module that runs helm: values files, processes, and helm's failures sorted into categories.
 
-Values always reach helm through a file in a private temporary directory (mode 0600), never through ``--set``,
-so they do not show in ``ps``, in audit logs of the process table, or in a crash report's argv; the command
-lines themselves are built in :mod:`reconcile.adapters.helm_argv`.
+A run's values reach helm on its standard input (``--values -``), never through ``--set`` or a file: they do not
+show in ``ps``, in audit logs of the process table or in a crash report's argv, and a killed helmcr leaves none on
+disk. Only ``template`` (offline previews, scaffold) layers values files, each in a private temporary directory
+(mode 0600) removed when helm exits. The command lines themselves are built in :mod:`reconcile.adapters.helm_argv`.
 """
 
 from __future__ import annotations
