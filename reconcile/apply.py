@@ -18,7 +18,7 @@ from reconcile.adapters.helm_storage import mark_failed
 from reconcile.adapters.kube import Kube
 from reconcile.clock import now
 from reconcile.desired import secrets_of
-from reconcile.errors import HelmcrError
+from reconcile.errors import HelmcrError, HelmError
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
 from reconcile.objectcheck import KindScopes, check
@@ -26,6 +26,7 @@ from reconcile.redact import redact
 from reconcile.settings import HelmOptions, ObjectRules
 
 log = logging.getLogger(__name__)
+CRDS_MISSING = "ensure CRDs are installed first"  # helm's words when a manifest names a kind not served yet
 
 Gate = Callable[[Step, float], str]
 """Asked before each helm operation with its timeout in seconds: "" to go ahead, else why not (a signal arrived,
@@ -81,12 +82,31 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
     if not executor.objects.unbounded:
-        manifest = executor.helm.render(step.key, desired.chart, desired.values, executor.options, False, secrets)
-        check(manifest, step.key.namespace, executor.objects, executor.scopes.namespaced)
+        check(
+            _rendered(step, executor, secrets),
+            step.key.namespace,
+            executor.objects,
+            executor.scopes.namespaced,
+            executor.options.service_account,
+        )
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"
     return Outcome(step, Result.SUCCEEDED, message=f"{verb} release {step.key}: revision {revision}", revision=revision)
+
+
+def _rendered(step: Step, executor: Executor, secrets: Sequence[str]) -> str:
+    """What the operation would apply: a server-side dry run of it. helm's dry run does not install a chart's own
+    CRDs (``crds/``), so the first install of a chart whose templates use them cannot be dry-run on the server;
+    then the chart is rendered client-side, which is all the check needs (kinds, names, namespaces)."""
+    desired = step.desired
+    assert desired is not None
+    try:
+        return executor.helm.render(step.key, desired.chart, desired.values, executor.options, False, secrets)
+    except HelmError as error:
+        if CRDS_MISSING not in str(error):
+            raise
+    return executor.helm.render(step.key, desired.chart, desired.values, executor.options, True, secrets)
 
 
 def _uninstall(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:

@@ -24,20 +24,38 @@ class Document:
     line: int  # its first line, 1-based
     source: str  # the template it came from ("" when helm did not say)
     objects: tuple[Any, ...] = ()
-    error: yaml.YAMLError | None = None
+    error: Exception | None = None  # why it could not be read (never its text: it may hold a secret)
 
 
 def documents(text: str) -> Iterator[Document]:
-    """Empty documents and documents of comments only have no objects: helm renders them for disabled templates."""
+    """Empty documents and documents of comments only have no objects: helm renders them for disabled templates.
+
+    A document this parser might read otherwise than helm's (Go's yaml.v2) is unreadable, not guessed at: what
+    helmcr checks or diffs must be what helm applies."""
     for line, chunk in _chunks(text):
         found = SOURCE.search(chunk)
         source = found[1] if found else ""
         try:
+            _refuse_ambiguity(chunk)
             loaded = list(yaml.safe_load_all(chunk))
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError, Ambiguous) as error:
             yield Document(line, source, error=error)
             continue
         yield Document(line, source, tuple(item for document in loaded for item in _expand(document)))
+
+
+def describe_unreadable(error: Exception, first_line: int) -> str:
+    """What is wrong and where, but not PyYAML's snippet of the offending line: that line may hold a secret."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        return f"{error.problem or error.context or 'malformed'} at line {first_line + error.problem_mark.line}"
+    if isinstance(error, Ambiguous):
+        return f"{error} (document at line {first_line})"
+    return f"{type(error).__name__} (document at line {first_line})"
+
+
+class Ambiguous(Exception):
+    """YAML that Go's parser, which helm uses, reads differently: a merge key (Go lets the merged mapping win), an
+    explicit tag (Go ignores it), a key given twice."""
 
 
 def release_manifest(release: Mapping[str, Any], with_hooks: bool = True) -> str:
@@ -49,11 +67,34 @@ def release_manifest(release: Mapping[str, Any], with_hooks: bool = True) -> str
 
 
 def _expand(document: Any) -> list[Any]:
-    """The objects of one document: none when empty, each item of a ``v1/List`` (a Secret hides in one too)."""
+    """The objects of one document: none when empty, each item of a list, at any depth. Like Kubernetes' own
+    decoder, any object with an ``items`` list counts as a list, whatever its kind says (a ``ConfigMap`` with
+    ``items`` is a list of whatever those are), so nothing hides inside one."""
     if document is None:
         return []
-    items = document.get("items") if isinstance(document, Mapping) and document.get("kind") == "List" else None
-    return items if isinstance(items, list) else [document]
+    items = document.get("items") if isinstance(document, Mapping) else None
+    if not isinstance(items, list):
+        return [document]
+    return [obj for item in items for obj in _expand(item)]
+
+
+def _refuse_ambiguity(chunk: str) -> None:
+    for root in yaml.compose_all(chunk, Loader=yaml.SafeLoader):
+        pending = [root] if root is not None else []
+        while pending:
+            node = pending.pop()
+            if not node.tag.startswith("tag:yaml.org,2002:"):
+                raise Ambiguous(f"an explicit tag {node.tag!r}, which helm ignores")
+            if isinstance(node, yaml.MappingNode):
+                keys = [key for key, _ in node.value]
+                if any(key.tag == "tag:yaml.org,2002:merge" for key in keys):
+                    raise Ambiguous("a merge key (<<), which helm applies differently")
+                scalars = [key.value for key in keys if isinstance(key, yaml.ScalarNode)]
+                if len(scalars) != len(set(scalars)):
+                    raise Ambiguous("a key given twice in one mapping")
+                pending += [child for pair in node.value for child in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                pending += node.value
 
 
 def _chunks(text: str) -> Iterator[tuple[int, str]]:

@@ -76,8 +76,10 @@ class Desired:
         return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
     def deployed_as(self, digest: str) -> bool:
-        """Whether a release labelled ``digest`` deploys exactly this; turning the digest key on upgrades nothing."""
-        return bool(digest) and digest in (self.digest, self.unkeyed_digest)
+        """Whether a release labelled ``digest`` deploys exactly this; turning the digest key on upgrades nothing,
+        and neither does the keyed digest's older form, the HMAC without its key's id."""
+        _, _, bare_hmac = self.digest.rpartition(".")
+        return bool(digest) and digest in (self.digest, self.unkeyed_digest, bare_hmac)
 
 
 class ReleaseStatus(enum.StrEnum):

@@ -13,16 +13,24 @@ branch on a ``lookup`` whose answer changes in between.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from reconcile.apikinds import BUILT_IN, split_api_version
 from reconcile.errors import KubeError, ObjectsRefused
-from reconcile.manifests import documents
+from reconcile.manifests import describe_unreadable, documents
 from reconcile.settings import ObjectRules
 
 SHOWN_REFUSALS = 3
+# What discovery is asked about: a path built from anything else could reach any URL with helmcr's credentials.
+API_VERSION = re.compile(
+    r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?"
+)
+KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+TOKEN_SECRET = "kubernetes.io/service-account-token"
+CHART_CRDS = re.compile(r"[^/]+/(charts/[^/]+/)*crds/[^/]+")  # helm's "# Source:" of a (sub)chart's crds/ file
 
 Namespaced = Callable[[str, str], bool]
 """(apiVersion, kind) → whether objects of the kind live in a namespace."""
@@ -32,22 +40,65 @@ class Discovery(Protocol):
     def request(self, method: str, path: str) -> dict[str, Any]: ...
 
 
-def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced) -> list[str]:
-    """Every object the rules do not allow, each as "<Kind> <name>: <why>"; none for an allowed manifest."""
+def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str = "") -> list[str]:
+    """Every object the rules do not allow, each as "<Kind> <name>: <why>"; none for an allowed manifest.
+
+    ``account`` is the ServiceAccount helm acts as: no Pod the release makes may run as it (whoever writes the
+    Pod's image would hold the account's rights, helm's release records among them)."""
     found = []
-    for obj in _objects(manifest):
-        api_version, kind = str(obj.get("apiVersion") or ""), str(obj.get("kind") or "")
-        metadata = _mapping(obj.get("metadata"))
-        name = f"{kind} {metadata.get('name') or '(unnamed)'}"
-        group, _ = split_api_version(api_version)
-        if not rules.allows_kind(group, kind):
-            found.append(f"{name}: kind {kind}{'.' + group if group else ''} is not in the kind's allowedKinds")
-        elif not namespaced(api_version, kind):
-            if not rules.cluster_scoped:
-                found.append(f"{name}: cluster-scoped objects are not allowed (allowClusterScoped)")
-        elif (where := str(metadata.get("namespace") or namespace)) != namespace and not rules.other_namespaces:
-            found.append(f"{name}: namespace {where!r} is not the release's ({namespace!r}; allowOtherNamespaces)")
+    for document in documents(manifest):
+        if CHART_CRDS.fullmatch(document.source):
+            continue  # the chart's crds/ files: helm installs them as they are, no value reaches them
+        if document.error is not None:
+            where = f"the document from {document.source}" if document.source else "a document"
+            found.append(
+                f"{where} cannot be read as helm reads it: {describe_unreadable(document.error, document.line)}"
+            )
+        found += [
+            problem for obj in document.objects if (problem := _refusal(obj, namespace, rules, namespaced, account))
+        ]
     return found
+
+
+def _refusal(obj: Any, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str) -> str:
+    if not isinstance(obj, Mapping):
+        return f"an object that is a {type(obj).__name__}, not a mapping"
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    metadata = _mapping(obj.get("metadata"))
+    name = f"{kind} {metadata.get('name') or '(unnamed)'}"
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not API_VERSION.fullmatch(api_version):
+        return f"{name}: apiVersion {api_version!r} and kind {kind!r} do not name a kind"
+    if not KIND.fullmatch(kind):
+        return f"{name}: kind {kind!r} is not a kind's name"
+    group, _ = split_api_version(api_version)
+    if not rules.allows_kind(group, kind):
+        return f"{name}: kind {kind}{'.' + group if group else ''} is not in the kind's allowedKinds"
+    if not namespaced(api_version, kind):
+        return "" if rules.cluster_scoped else f"{name}: cluster-scoped objects are not allowed (allowClusterScoped)"
+    where = metadata.get("namespace") or namespace
+    if where != namespace and not rules.other_namespaces:
+        return f"{name}: namespace {where!r} is not the release's ({namespace!r}; allowOtherNamespaces)"
+    if (group, kind) == ("", "Secret") and obj.get("type") == TOKEN_SECRET:
+        return f"{name}: a {TOKEN_SECRET} Secret would mint a token for a ServiceAccount"
+    if account and account in _pod_accounts(obj):
+        return f"{name}: a Pod may not run as {account}, the account helm acts as"
+    return ""
+
+
+def _pod_accounts(obj: Mapping[str, Any]) -> set[str]:
+    """The accounts of every Pod spec in an object (a Pod's, a Deployment's template, a CronJob's job template …):
+    any mapping holding ``containers`` is one."""
+    accounts: set[str] = set()
+    pending: list[Any] = [obj]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Mapping):
+            if "containers" in value:
+                accounts |= {str(value.get(f)) for f in ("serviceAccountName", "serviceAccount") if value.get(f)}
+            pending += list(value.values())
+        elif isinstance(value, list):
+            pending += value
+    return accounts
 
 
 def refusal_message(problems: list[str]) -> str:
@@ -56,8 +107,8 @@ def refusal_message(problems: list[str]) -> str:
     return f"refused before helm applied anything: {shown}"
 
 
-def check(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced) -> None:
-    problems = refusals(manifest, namespace, rules, namespaced)
+def check(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str = "") -> None:
+    problems = refusals(manifest, namespace, rules, namespaced, account)
     if problems:
         raise ObjectsRefused(refusal_message(problems))
 
@@ -101,14 +152,6 @@ class KindScopes:
             for r in (resources if isinstance(resources, list) else [])
             if isinstance(r, Mapping) and "/" not in str(r.get("name", ""))
         }
-
-
-def _objects(manifest: str) -> Iterator[Mapping[str, Any]]:
-    """Only mappings: a document helm could not parse fails helm's own dry run before it reaches here."""
-    for document in documents(manifest):
-        for obj in document.objects:
-            if isinstance(obj, Mapping):
-                yield obj
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -71,7 +71,7 @@ def _diff(
                 step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
             if not watch.objects.unbounded:
-                check(desired_manifest, step.key.namespace, watch.objects, namespaced)
+                check(desired_manifest, step.key.namespace, watch.objects, namespaced, watch.helm.service_account)
         except ObjectsRefused as error:
             problem = f"{step.owner or step.key}: {redact(str(error), secrets_of(desired))}"
             notes.append(problem)

@@ -161,7 +161,12 @@ class Kube:
         status, data = self._send(method, path, list((query or {}).items()), headers, body)
         if not 200 <= status < 300:
             raise api_error(status, f"{method} {path}: {_api_reason(status, data)}")
-        parsed: dict[str, Any] = json.loads(data) if data else {}
+        try:
+            parsed = json.loads(data) if data else {}
+        except ValueError:
+            raise KubeError(f"{method} {path}: the API server's answer is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise KubeError(f"{method} {path}: the API server's answer is not a JSON object")
         return parsed
 
     def _send(

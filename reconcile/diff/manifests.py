@@ -23,7 +23,7 @@ import yaml
 
 from reconcile.diff.mask import Masker
 from reconcile.diff.model import ManifestDiff, ObjectChange, object_label
-from reconcile.manifests import documents
+from reconcile.manifests import describe_unreadable, documents
 
 _ABSENT: Any = object()
 MAX_DIFF_PRODUCT = 20_000 * 20_000  # lines by lines: two objects of 20,000 lines still diff in seconds
@@ -113,9 +113,8 @@ def parse_manifest(text: str, *, namespace: str, side: str) -> tuple[dict[_Key, 
             f" ({document.source})" if document.source else ""
         )
         if document.error is not None:
-            notes.append(
-                f"{where} is not valid YAML ({_describe(document.error, document.line)}); it is left out of the diff"
-            )
+            why = describe_unreadable(document.error, document.line)
+            notes.append(f"{where} is not valid YAML ({why}); it is left out of the diff")
             continue
         for body in document.objects:
             key = _identify(body, namespace)
@@ -126,13 +125,6 @@ def parse_manifest(text: str, *, namespace: str, side: str) -> tuple[dict[_Key, 
                 notes.append(f"{where} defines {key.label} again; the last definition is used")
             objects[key] = _Document(body, document.source)
     return objects, notes
-
-
-def _describe(error: yaml.YAMLError, first_line: int) -> str:
-    """What is wrong and where, but not PyYAML's snippet of the offending line: that line may hold a secret."""
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        return f"{error.problem or error.context or 'malformed'} at line {first_line + error.problem_mark.line}"
-    return type(error).__name__
 
 
 def _identify(body: Any, namespace: str) -> _Key | None:

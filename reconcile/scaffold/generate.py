@@ -134,7 +134,13 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
             f"the CronJob keys digests with Secret {DIGEST_KEY_SECRET}, and starts once it exists: "
             f"{DIGEST_KEY_COMMAND} -n {request.namespace}",
         ),
-        warnings=(*schema_warnings, *grant_warnings, *removed, *_tpl_warning(chart)),
+        warnings=(
+            *schema_warnings,
+            *grant_warnings,
+            *removed,
+            *_tpl_warning(chart),
+            *_shared_namespace_warning(request),
+        ),
     )
 
 
@@ -174,6 +180,18 @@ def _watch(request: Request, chart: Chart, objects: Sequence[RenderedObject]) ->
         allowed_kinds=tuple(dict.fromkeys(f"{kind}.{r.group}" if r.group else kind for kind, r in kinds)),
         allow_cluster_scoped=any(not resource.namespaced for _, resource in kinds),
     )
+
+
+def _shared_namespace_warning(request: Request) -> list[str]:
+    """The account helm acts as reads every Secret of its namespace (helm's records live there): in helmcr's own
+    namespace that includes helmcr's digest key, reachable by the chart's own templates."""
+    if not request.impersonate or request.namespace not in request.scope.release_scopes:
+        return []
+    return [
+        f"helmcr runs in {request.namespace}, where it also manages releases: the account helm acts as there may "
+        "read every Secret of it, helmcr's digest key included; run helmcr in a namespace of its own "
+        "(--namespace ops --watch-namespace <team namespace>)"
+    ]
 
 
 def _account_notes(request: Request) -> list[str]:

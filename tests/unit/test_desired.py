@@ -85,3 +85,4 @@ def test_a_digest_key_makes_the_digest_an_hmac_and_keeps_the_old_one_in_sync() -
     key_id, mark, mac = keyed.digest.partition(".")
     assert (len(key_id), mark, len(mac), len(keyed.digest) <= 63) == (8, ".", 40, True), "a label value, naming its key"
     assert other.digest.partition(".")[0] != key_id and "." not in plain.digest
+    assert keyed.deployed_as(mac), "a release keyed before digests named their key is in sync too"

@@ -161,3 +161,66 @@ def test_hooks_are_checked_unless_helm_is_told_not_to_run_them(disable_hooks: bo
     (outcome,) = world.sync().outcomes
     assert outcome.result is result, outcome.message
     assert disable_hooks or "Job cache-migrate: kind Job.batch is not in the kind's allowedKinds" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("document", "why"),
+    [
+        (  # Kubernetes reads any object with an items list as a list: nothing may hide in one
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nitems:\n"
+            "- {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRoleBinding, metadata: {name: root}}\n",
+            "ClusterRoleBinding root: cluster-scoped objects are not allowed",
+        ),
+        (  # Go lets the merged mapping win, PyYAML the explicit key
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: team-a\n  <<: {namespace: team-b}\n",
+            "a merge key (<<)",
+        ),
+        ("!x\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-b}\n", "an explicit tag '!x'"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-a, namespace: team-b}\n", "twice"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {when: 2001-02-30}\n", "ValueError"),
+        ("apiVersion: x/../../healthz\nkind: Probe\nmetadata: {name: x}\n", "do not name a kind"),
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/service-account-token\n", "mint"),
+        ("- just\n- a list\n", "not a mapping"),
+    ],
+    ids=["items", "merge-key", "tag", "duplicate-key", "bad-timestamp", "path-in-api-version", "token", "not-object"],
+)
+def test_what_helm_would_read_otherwise_or_could_abuse_is_refused(document: str, why: str) -> None:
+    problems = refusals(f"---\n# Source: chart/templates/x.yaml\n{document}", NAMESPACE, ObjectRules(), built_in_only)
+    assert len(problems) == 1 and why in problems[0], problems
+
+
+def test_no_pod_may_run_as_the_account_helm_acts_as() -> None:
+    template = {"spec": {"serviceAccountName": "helm-account", "containers": [{"name": "c", "image": "i"}]}}
+    deployment = {**obj("Deployment", "web", "apps/v1"), "spec": {"template": template}}
+    cron = {**obj("CronJob", "job", "batch/v1"), "spec": {"jobTemplate": {"spec": {"template": template}}}}
+    manifest = stream(deployment, cron)
+    assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only) == []
+    assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only, account="helm-account") == [
+        "Deployment web: a Pod may not run as helm-account, the account helm acts as",
+        "CronJob job: a Pod may not run as helm-account, the account helm acts as",
+    ]
+
+
+def test_a_charts_own_crds_files_are_not_checked_its_templates_are() -> None:
+    crd = obj("CustomResourceDefinition", "widgets.example.io", "apiextensions.k8s.io/v1")
+    manifest = (
+        f"---\n# Source: chart/crds/widgets.yaml\n{yaml.safe_dump(crd)}"
+        f"---\n# Source: chart/charts/sub/crds/more.yaml\n{yaml.safe_dump(crd)}"
+        f"---\n# Source: chart/templates/crds/made.yaml\n{yaml.safe_dump(crd)}"
+    )
+    assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only) == [
+        "CustomResourceDefinition widgets.example.io: cluster-scoped objects are not allowed (allowClusterScoped)"
+    ]
+
+
+def test_a_first_install_whose_chart_needs_its_own_crds_is_checked_on_a_client_side_render() -> None:
+    world = World()
+    world.helm.fail_render("cache", 'resource mapping not found for kind "Widget": ensure CRDs are installed first')
+    world.cr("cache")
+    (outcome,) = world.sync().outcomes
+    assert outcome.result is Result.SUCCEEDED, outcome.message
+    assert [(c.command, c.dry_run) for c in world.helm.calls] == [
+        ("upgrade", True),
+        ("template", False),
+        ("upgrade", False),
+    ]

@@ -303,3 +303,10 @@ def test_every_namespace_leaves_the_account_to_each_namespace_with_a_cluster_rol
     assert ("ClusterRole", "helmcr-memcached-release-team-a") in kinds
     assert not any(name.startswith("helmcr-memcached-release") and kind != "ClusterRole" for kind, name in kinds)
     assert any("RoleBinding to ClusterRole helmcr-memcached-release-team-a" in note for note in result.notes)
+
+
+def test_helmcr_managing_releases_in_its_own_namespace_is_warned_about() -> None:
+    shared, _ = generated()
+    apart, _ = generated(namespace="ops", watch_namespaces=["team-a"])
+    assert any("helmcr's digest key included" in w for w in shared.warnings)
+    assert not any("digest key" in w for w in apart.warnings)
