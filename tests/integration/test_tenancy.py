@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 
 from devenv.controlplane import ControlPlane
-from devenv.crds import establish_crd, free_form_crd
+from devenv.crds import CRDS, establish_crd, free_form_crd
 from devenv.helmcli import Helm
 from tests.integration.support import (
     GROUP,
@@ -29,6 +29,7 @@ from tests.integration.support import (
     install_crd,
     releases,
     service_account,
+    wait_for,
 )
 
 STORE = Kind("Store", "stores")
@@ -270,3 +271,58 @@ def least_privilege_account(
     service_account(kube, namespace, "runner")
     bind_role(kube, namespace, "runner", rules, "runner")
     return control_plane.service_account_kubeconfig(namespace, "runner", tmp_path / "runner.kubeconfig")
+
+
+EXTRAS = str(REPO / "tests" / "fixtures" / "charts" / "extras")
+WIDGETS = REPO / "tests" / "fixtures" / "charts" / "widgets"
+
+
+def test_an_object_hidden_in_an_items_list_is_checked_like_any_other(
+    helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str
+) -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{namespace}-root"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}],
+    }
+    disguised = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "innocent"}, "items": [binding]}
+    helmcr.configure([cache_watch(chart=EXTRAS)])  # admin credentials: nothing but the check stands in the way
+    caches.create("sneaky", {"extraObjects": [disguised]})
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    outcome = run.outcome("sneaky")
+    assert (outcome["result"], outcome.get("errorKind")) == ("failed", "refused"), outcome
+    assert f"ClusterRoleBinding {namespace}-root: cluster-scoped objects are not allowed" in outcome["message"]
+    bindings = client.RbacAuthorizationV1Api(kube).list_cluster_role_binding().items
+    assert f"{namespace}-root" not in {b.metadata.name for b in bindings if b.metadata}
+
+
+def test_a_chart_whose_templates_need_its_own_crds_installs_and_is_checked(
+    helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(kube)
+    try:
+        helmcr.configure([cache_watch(chart=str(WIDGETS))])
+        caches.create("w", {"size": 2})
+        run = helmcr.sync("-n", namespace, "-o", "json")
+        assert run.outcome("w")["result"] == "succeeded", run.stdout[-2000:]
+        widget: Any = custom.get_namespaced_custom_object("fixtures.helmcr.io", "v1", namespace, "widgets", "w")
+        assert widget["spec"] == {"size": 2}
+    finally:  # gone before the other helm's run, which then installs the chart's CRD afresh too
+        try:
+            custom.delete_cluster_custom_object(*CRDS, "widgets.fixtures.helmcr.io")
+            wait_for(lambda: not crd_exists(custom, "widgets.fixtures.helmcr.io"), "the chart's CRD to be deleted")
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+
+
+def crd_exists(custom: client.CustomObjectsApi, name: str) -> bool:
+    try:
+        custom.get_cluster_custom_object(*CRDS, name)
+    except client.ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
