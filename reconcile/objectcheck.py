@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from reconcile.apikinds import BUILT_IN, split_api_version
 from reconcile.errors import KubeError, ObjectsRefused
-from reconcile.manifests import describe_unreadable, documents
+from reconcile.manifests import Document, describe_unreadable, documents
 from reconcile.settings import ObjectRules
 
 SHOWN_REFUSALS = 3
@@ -46,7 +46,14 @@ def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Name
     ``account`` is the ServiceAccount helm acts as: no Pod the release makes may run as it (whoever writes the
     Pod's image would hold the account's rights, helm's release records among them)."""
     found = []
-    for document in documents(manifest):
+    every = list(documents(manifest))
+    declared = _declared_kinds(d for d in every if CHART_CRDS.fullmatch(d.source))
+
+    def scope_of(api_version: str, kind: str) -> bool:
+        known = declared.get((api_version, kind))
+        return namespaced(api_version, kind) if known is None else known
+
+    for document in every:
         if CHART_CRDS.fullmatch(document.source):
             continue  # the chart's crds/ files: helm installs them as they are, no value reaches them
         if document.error is not None:
@@ -55,9 +62,24 @@ def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Name
                 f"{where} cannot be read as helm reads it: {describe_unreadable(document.error, document.line)}"
             )
         found += [
-            problem for obj in document.objects if (problem := _refusal(obj, namespace, rules, namespaced, account))
+            problem for obj in document.objects if (problem := _refusal(obj, namespace, rules, scope_of, account))
         ]
     return found
+
+
+def _declared_kinds(crd_files: Iterable[Document]) -> dict[tuple[str, str], bool]:
+    """The kinds a chart's own CRDs declare, and whether they are namespaced: on a first install they are not
+    served yet (helm installs them just before the templates), so discovery cannot tell."""
+    declared: dict[tuple[str, str], bool] = {}
+    for document in crd_files:
+        for crd in document.objects:
+            spec = _mapping(_mapping(crd).get("spec"))
+            kind = _mapping(spec.get("names")).get("kind")
+            for version in spec.get("versions") or []:
+                name = _mapping(version).get("name")
+                if isinstance(kind, str) and isinstance(name, str):
+                    declared[(f"{spec.get('group')}/{name}", kind)] = spec.get("scope") != "Cluster"
+    return declared
 
 
 def _refusal(obj: Any, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str) -> str:

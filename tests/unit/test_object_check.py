@@ -224,3 +224,24 @@ def test_a_first_install_whose_chart_needs_its_own_crds_is_checked_on_a_client_s
         ("template", False),
         ("upgrade", False),
     ]
+
+
+def test_kinds_a_charts_own_crds_declare_need_no_discovery() -> None:
+    crd = obj("CustomResourceDefinition", "widgets.example.io", "apiextensions.k8s.io/v1")
+    crd["spec"] = {
+        "group": "example.io",
+        "scope": "Namespaced",
+        "names": {"kind": "Widget"},
+        "versions": [{"name": "v1"}],
+    }
+    realm = {**crd, "spec": {**crd["spec"], "scope": "Cluster", "names": {"kind": "Realm"}}}
+    manifest = (
+        f"---\n# Source: chart/crds/widgets.yaml\n{yaml.safe_dump(crd)}"
+        f"---\n# Source: chart/crds/realms.yaml\n{yaml.safe_dump(realm)}"
+        + stream(obj("Widget", "w", "example.io/v1"), obj("Realm", "r", "example.io/v1"))
+    )
+    discovery = NoDiscovery()
+    assert refusals(manifest, NAMESPACE, ObjectRules(), KindScopes(discovery).namespaced) == [
+        "Realm r: cluster-scoped objects are not allowed (allowClusterScoped)"
+    ]
+    assert discovery.asked == []
