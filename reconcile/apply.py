@@ -88,6 +88,7 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
             executor.objects,
             executor.scopes.namespaced,
             executor.options.service_account,
+            desired.chart.crd_kinds,
         )
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
@@ -98,13 +99,15 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
 def _rendered(step: Step, executor: Executor, secrets: Sequence[str]) -> str:
     """What the operation would apply: a server-side dry run of it. helm's dry run does not install a chart's own
     CRDs (``crds/``), so the first install of a chart whose templates use them cannot be dry-run on the server;
-    then the chart is rendered client-side, which is all the check needs (kinds, names, namespaces)."""
+    then, and only then, the chart is rendered client-side (without its CRDs, which no value reaches), which is
+    all the check needs: kinds, names, namespaces."""
     desired = step.desired
     assert desired is not None
     try:
         return executor.helm.render(step.key, desired.chart, desired.values, executor.options, False, secrets)
     except HelmError as error:
-        if CRDS_MISSING not in str(error):
+        first_install = step.observed is None or step.action is Action.REINSTALL
+        if not (first_install and desired.chart.crd_kinds and CRDS_MISSING in str(error)):
             raise
     return executor.helm.render(step.key, desired.chart, desired.values, executor.options, True, secrets)
 

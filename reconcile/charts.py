@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from reconcile.chartfiles import ChartFiles, read_chart
 from reconcile.diff.values import sensitive_paths
 from reconcile.errors import ChartError
@@ -34,7 +36,30 @@ def resolve_chart(watch: Watch, base_dir: Path) -> ChartRef:
         version=chart.version,
         secret_paths=sensitive_paths(_schema(chart)),
         tpl=chart.tpl,
+        crd_kinds=_crd_kinds(chart),
     )
+
+
+def _crd_kinds(chart: ChartFiles) -> dict[tuple[str, str], bool]:
+    """What the chart's crds/ files declare, read from the chart itself (never from a render, which values could
+    forge): the object check needs to place those kinds before helm has installed them."""
+    declared: dict[tuple[str, str], bool] = {}
+    for name, data in sorted(chart.files.items()):
+        if not name.startswith("crds/"):
+            continue
+        try:
+            crds = list(yaml.safe_load_all(data))
+        except (yaml.YAMLError, ValueError):
+            continue  # helm refuses it when it installs the chart
+        for crd in crds:
+            spec = _mapping(_mapping(crd).get("spec"))
+            kind = _mapping(spec.get("names")).get("kind")
+            versions = spec.get("versions")
+            for version in versions if isinstance(kind, str) and isinstance(versions, list) else []:
+                served_as = _mapping(version).get("name")
+                if isinstance(served_as, str):
+                    declared[(f"{spec.get('group')}/{served_as}", str(kind))] = spec.get("scope") != "Cluster"
+    return declared
 
 
 def _remote_chart(watch: Watch) -> ChartRef:
@@ -61,3 +86,7 @@ def _schema(chart: ChartFiles) -> dict[str, Any] | None:
         return chart.json_object("values.schema.json")
     except ChartError:
         return None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

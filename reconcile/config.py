@@ -31,7 +31,6 @@ from reconcile.settings import (
 )
 
 RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
-ALLOWED_KIND = re.compile(r"[A-Z][A-Za-z0-9]*(\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?)?")
 PLACEHOLDERS = ", ".join("{" + field + "}" for field in RELEASE_NAME_FIELDS)
 CONTROLLER_ONLY_FIELDS = frozenset(
     {
@@ -206,7 +205,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         history_max=fields.whole(entry, "historyMax", where, 10, minimum=0),
         disable_hooks=fields.flag(entry, "disableHooks", where, False),
         rollback_on_failure=fields.flag(entry, "rollbackOnFailure", where, False),
-        service_account=fields.optional_dns_name(entry, "serviceAccountName", where),
+        service_account=_service_account(entry, where, fields),
     )
     return Watch(
         group=fields.dns_name(fields.required(entry, "group", where), f"{where}.group"),
@@ -226,23 +225,21 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         policy=_policy(entry, where, helm, fields),
         allow_template_values=fields.flag(entry, "allowTemplateValues", where, False),
         objects=ObjectRules(
-            kinds=_allowed_kinds(entry, where, fields),
+            kinds=fields.kinds(entry, "allowedKinds", where),
             cluster_scoped=fields.flag(entry, "allowClusterScoped", where, False),
             other_namespaces=fields.flag(entry, "allowOtherNamespaces", where, False),
         ),
     )
 
 
-def _allowed_kinds(entry: Mapping[str, Any], where: str, fields: Fields) -> tuple[str, ...]:
-    value = entry.get("allowedKinds") or []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise fields.fail(f"{where}.allowedKinds", "expected a list of kinds such as ConfigMap or Deployment.apps")
-    for item in value:
-        if not ALLOWED_KIND.fullmatch(item):
-            raise fields.fail(
-                f"{where}.allowedKinds", f"{item!r} is not a kind (Kind, or Kind.group such as Deployment.apps)"
-            )
-    return tuple(value)
+def _service_account(entry: Mapping[str, Any], where: str, fields: Fields) -> str:
+    name = fields.optional_dns_name(entry, "serviceAccountName", where)
+    if name == "default":
+        raise fields.fail(
+            f"{where}.serviceAccountName",
+            "'default' is the account every Pod without one runs as: helm's rights would be every Pod's",
+        )
+    return name
 
 
 def _policy(entry: Mapping[str, Any], where: str, helm: HelmOptions, fields: Fields) -> FailurePolicy:

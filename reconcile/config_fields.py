@@ -18,6 +18,7 @@ from reconcile.errors import ConfigError
 from reconcile.settings import Expression, Selector
 
 ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+KIND_OF_GROUP = re.compile(r"[A-Z][A-Za-z0-9]*(\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?)?")  # Kind, or Kind.group
 DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
@@ -88,6 +89,17 @@ class Fields:
     def optional_dns_name(self, mapping: Mapping[str, Any], name: str, where: str) -> str:
         value = self.text(mapping, name, where)
         return self.dns_name(value, f"{where}.{name}") if value else ""
+
+    def kinds(self, mapping: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
+        value = mapping.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(f"{where}.{name}", "expected a list of kinds such as ConfigMap or Deployment.apps")
+        for item in value:
+            if not KIND_OF_GROUP.fullmatch(item):
+                raise self.fail(
+                    f"{where}.{name}", f"{item!r} is not a kind (Kind, or Kind.group such as Deployment.apps)"
+                )
+        return tuple(value)
 
     def namespaces(self, mapping: Mapping[str, Any], where: str) -> tuple[str, ...]:
         value = mapping.get("namespaces") or []

@@ -15,6 +15,11 @@ import yaml
 
 SEPARATOR = re.compile(r"^---[ \t\r]*(?:\n|\Z)", re.MULTILINE)  # other "--- ..." lines are left to the YAML parser
 SOURCE = re.compile(r"^# Source: (.+?)[ \t\r]*$", re.MULTILINE)
+MERGE_TAG = "tag:yaml.org,2002:merge"
+# Tags both parsers read the same way; any other (set, binary, omap, pairs, a local !tag) they do not.
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
+)
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,11 @@ def documents(text: str) -> Iterator[Document]:
         source = found[1] if found else ""
         try:
             _refuse_ambiguity(chunk)
-            loaded = list(yaml.safe_load_all(chunk))
+            objects = tuple(item for document in yaml.safe_load_all(chunk) for item in _expand(document))
         except (yaml.YAMLError, ValueError, TypeError, RecursionError, Ambiguous) as error:
             yield Document(line, source, error=error)
             continue
-        yield Document(line, source, tuple(item for document in loaded for item in _expand(document)))
+        yield Document(line, source, objects)
 
 
 def describe_unreadable(error: Exception, first_line: int) -> str:
@@ -54,8 +59,8 @@ def describe_unreadable(error: Exception, first_line: int) -> str:
 
 
 class Ambiguous(Exception):
-    """YAML that Go's parser, which helm uses, reads differently: a merge key (Go lets the merged mapping win), an
-    explicit tag (Go ignores it), a key given twice."""
+    """YAML that Go's parser, which helm uses, reads differently: a merge key (Go lets the merged mapping win), a
+    tag such as ``!!set`` or ``!!binary`` (Go ignores or decodes it), a byte-order mark inside the text."""
 
 
 def release_manifest(release: Mapping[str, Any], with_hooks: bool = True) -> str:
@@ -79,28 +84,32 @@ def _expand(document: Any) -> list[Any]:
 
 
 def _refuse_ambiguity(chunk: str) -> None:
+    """Read as events first (linear, nothing expanded), then as nodes: no alias (a cycle or a bomb), no tag
+    beyond the plain ones, no merge key, no byte-order mark at a line's start (Go skips it there, PyYAML not)."""
+    if any(line.startswith("\ufeff") for line in chunk.splitlines()):
+        raise Ambiguous("a byte-order mark at the start of a line, which helm skips")
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(chunk, Loader=yaml.SafeLoader)):
+        raise Ambiguous("an alias (*), which helm's output never needs")
     for root in yaml.compose_all(chunk, Loader=yaml.SafeLoader):
         pending = [root] if root is not None else []
         while pending:
             node = pending.pop()
-            if not node.tag.startswith("tag:yaml.org,2002:"):
-                raise Ambiguous(f"an explicit tag {node.tag!r}, which helm ignores")
+            if node.tag not in PLAIN_TAGS:
+                raise Ambiguous(f"the tag {node.tag!r}, which helm reads otherwise")
             if isinstance(node, yaml.MappingNode):
-                keys = [key for key, _ in node.value]
-                if any(key.tag == "tag:yaml.org,2002:merge" for key in keys):
+                if any(key.tag == MERGE_TAG for key, _ in node.value):
                     raise Ambiguous("a merge key (<<), which helm applies differently")
-                scalars = [key.value for key in keys if isinstance(key, yaml.ScalarNode)]
-                if len(scalars) != len(set(scalars)):
-                    raise Ambiguous("a key given twice in one mapping")
                 pending += [child for pair in node.value for child in pair]
             elif isinstance(node, yaml.SequenceNode):
                 pending += node.value
 
 
 def _chunks(text: str) -> Iterator[tuple[int, str]]:
-    """Each document's text between separator lines, with the number of its first line (1-based)."""
-    start = 0
+    """Each document's text between separator lines, with the number of its first line (1-based); lines are
+    counted as the text is walked, once."""
+    start, line = 0, 1
     for separator in SEPARATOR.finditer(text):
-        yield text.count("\n", 0, start) + 1, text[start : separator.start()]
+        yield line, text[start : separator.start()]
+        line += text.count("\n", start, separator.end())
         start = separator.end()
-    yield text.count("\n", 0, start) + 1, text[start:]
+    yield line, text[start:]

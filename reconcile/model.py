@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -50,6 +50,8 @@ class ChartRef:
     pinned: bool = False  # a remote chart: helm is given --version
     secret_paths: frozenset[str] = frozenset()  # value paths its values.schema.json marks writeOnly or password
     tpl: bool = True  # it may pass values to tpl (so a "{{" in a value runs); unknown, so yes, for remote charts
+    # the kinds its own crds/ declare, as (apiVersion, kind) → namespaced: not served before its first install
+    crd_kinds: Mapping[tuple[str, str], bool] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from reconcile.apikinds import BUILT_IN, split_api_version
-from reconcile.errors import KubeError, ObjectsRefused
-from reconcile.manifests import Document, describe_unreadable, documents
+from reconcile.errors import KubeError, KubeNotFound, ObjectsRefused
+from reconcile.manifests import describe_unreadable, documents
 from reconcile.settings import ObjectRules
 
 SHOWN_REFUSALS = 3
@@ -30,7 +30,6 @@ API_VERSION = re.compile(
 )
 KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
 TOKEN_SECRET = "kubernetes.io/service-account-token"
-CHART_CRDS = re.compile(r"[^/]+/(charts/[^/]+/)*crds/[^/]+")  # helm's "# Source:" of a (sub)chart's crds/ file
 
 Namespaced = Callable[[str, str], bool]
 """(apiVersion, kind) → whether objects of the kind live in a namespace."""
@@ -40,22 +39,31 @@ class Discovery(Protocol):
     def request(self, method: str, path: str) -> dict[str, Any]: ...
 
 
-def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str = "") -> list[str]:
+def refusals(
+    manifest: str,
+    namespace: str,
+    rules: ObjectRules,
+    namespaced: Namespaced,
+    account: str = "",
+    declared: Mapping[tuple[str, str], bool] | None = None,
+) -> list[str]:
     """Every object the rules do not allow, each as "<Kind> <name>: <why>"; none for an allowed manifest.
 
     ``account`` is the ServiceAccount helm acts as: no Pod the release makes may run as it (whoever writes the
-    Pod's image would hold the account's rights, helm's release records among them)."""
-    found = []
-    every = list(documents(manifest))
-    declared = _declared_kinds(d for d in every if CHART_CRDS.fullmatch(d.source))
+    Pod's image would hold the account's rights, helm's release records among them). ``declared`` are the kinds
+    the chart's own crds/ declare (read from the chart, never from the render): they place a kind the API server
+    does not serve yet, and nothing else."""
 
     def scope_of(api_version: str, kind: str) -> bool:
-        known = declared.get((api_version, kind))
-        return namespaced(api_version, kind) if known is None else known
+        try:
+            return namespaced(api_version, kind)
+        except ObjectsRefused:
+            if declared and (api_version, kind) in declared:
+                return declared[(api_version, kind)]
+            raise
 
-    for document in every:
-        if CHART_CRDS.fullmatch(document.source):
-            continue  # the chart's crds/ files: helm installs them as they are, no value reaches them
+    found = []
+    for document in documents(manifest):
         if document.error is not None:
             where = f"the document from {document.source}" if document.source else "a document"
             found.append(
@@ -65,21 +73,6 @@ def refusals(manifest: str, namespace: str, rules: ObjectRules, namespaced: Name
             problem for obj in document.objects if (problem := _refusal(obj, namespace, rules, scope_of, account))
         ]
     return found
-
-
-def _declared_kinds(crd_files: Iterable[Document]) -> dict[tuple[str, str], bool]:
-    """The kinds a chart's own CRDs declare, and whether they are namespaced: on a first install they are not
-    served yet (helm installs them just before the templates), so discovery cannot tell."""
-    declared: dict[tuple[str, str], bool] = {}
-    for document in crd_files:
-        for crd in document.objects:
-            spec = _mapping(_mapping(crd).get("spec"))
-            kind = _mapping(spec.get("names")).get("kind")
-            for version in spec.get("versions") or []:
-                name = _mapping(version).get("name")
-                if isinstance(kind, str) and isinstance(name, str):
-                    declared[(f"{spec.get('group')}/{name}", kind)] = spec.get("scope") != "Cluster"
-    return declared
 
 
 def _refusal(obj: Any, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str) -> str:
@@ -129,8 +122,15 @@ def refusal_message(problems: list[str]) -> str:
     return f"refused before helm applied anything: {shown}"
 
 
-def check(manifest: str, namespace: str, rules: ObjectRules, namespaced: Namespaced, account: str = "") -> None:
-    problems = refusals(manifest, namespace, rules, namespaced, account)
+def check(
+    manifest: str,
+    namespace: str,
+    rules: ObjectRules,
+    namespaced: Namespaced,
+    account: str = "",
+    declared: Mapping[tuple[str, str], bool] | None = None,
+) -> None:
+    problems = refusals(manifest, namespace, rules, namespaced, account, declared)
     if problems:
         raise ObjectsRefused(refusal_message(problems))
 
@@ -166,6 +166,8 @@ class KindScopes:
         path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
         try:
             listing = self._discovery.request("GET", path)
+        except KubeNotFound:
+            return {}  # not served (yet): each kind of it is refused by name
         except KubeError as error:
             raise ObjectsRefused(f"cannot tell whether {api_version} kinds are namespaced: {error}") from None
         resources = listing.get("resources")

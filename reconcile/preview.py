@@ -71,7 +71,14 @@ def _diff(
                 step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
             if not watch.objects.unbounded:
-                check(desired_manifest, step.key.namespace, watch.objects, namespaced, watch.helm.service_account)
+                check(
+                    desired_manifest,
+                    step.key.namespace,
+                    watch.objects,
+                    namespaced,
+                    watch.helm.service_account,
+                    desired.chart.crd_kinds,
+                )
         except ObjectsRefused as error:
             problem = f"{step.owner or step.key}: {redact(str(error), secrets_of(desired))}"
             notes.append(problem)

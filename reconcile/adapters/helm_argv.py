@@ -61,7 +61,9 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
     (lookups and capabilities are real), ``helm template`` when there is none (CI jobs without credentials)."""
     if offline:
         hooks = not options.disable_hooks
-        return template_argv(key.name, chart.source, key.namespace, [values_file], hooks) + _source_flags(chart)
+        # without the chart's crds/: no value reaches them, and an upgrade never applies them
+        argv = template_argv(key.name, chart.source, key.namespace, [values_file], hooks, include_crds=False)
+        return argv + _source_flags(chart)
     argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
             "--values", str(values_file), "--dry-run=server", "--output", "json", "--reset-values"]  # fmt: skip
     return argv + _chart_flags(chart, options) + _identity_flags(key, options)
@@ -99,10 +101,13 @@ def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
     return argv
 
 
-def template_argv(release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool) -> list[str]:
-    """``template``: what an install would create, offline (scaffold's RBAC, the offline preview): CRDs included,
-    tests left out, as ``helm install`` does."""
-    argv = ["template", release, chart, "--namespace", namespace, "--include-crds", "--skip-tests"]
+def template_argv(
+    release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool, include_crds: bool = True
+) -> list[str]:
+    """``template``: what an install would create, offline (scaffold's RBAC, the offline preview, the object
+    check's fallback): tests left out, as ``helm install`` does; CRDs only where asked (scaffold's RBAC)."""
+    crds = ["--include-crds"] if include_crds else []
+    argv = ["template", release, chart, "--namespace", namespace, *crds, "--skip-tests"]
     for path in values_files:
         argv += ["--values", str(path)]
     if not hooks:

@@ -93,6 +93,10 @@ watches:
             "kind Foo.a.io is already watched by watches[0]",
         ),
         (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, serviceAccountName: default}",
+            "watches[0].serviceAccountName: 'default' is the account every Pod without one runs as",
+        ),
+        (
             "- {group: a.io, version: v1, kind: Foo, chart: c, allowedKinds: ConfigMap}",
             "watches[0].allowedKinds: expected a list of kinds",
         ),

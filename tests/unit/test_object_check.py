@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from reconcile.errors import KubeForbidden, ObjectsRefused
+from reconcile.errors import KubeForbidden, KubeNotFound, ObjectsRefused
 from reconcile.model import Result
 from reconcile.objectcheck import KindScopes, refusals
 from reconcile.observe import ClusterSource
@@ -34,15 +35,20 @@ def built_in_only(api_version: str, kind: str) -> bool:
 
 
 class NoDiscovery:
-    def __init__(self, served: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """Serves the given group-versions; any other is not found (404), or ``refused`` (403)."""
+
+    def __init__(self, served: dict[str, list[dict[str, Any]]] | None = None, refused: bool = False) -> None:
         self.served = served or {}
+        self.refused = refused
         self.asked: list[str] = []
 
     def request(self, method: str, path: str) -> dict[str, Any]:
         self.asked.append(path)
-        if path not in self.served:
+        if path in self.served:
+            return {"resources": self.served[path]}
+        if self.refused:
             raise KubeForbidden(f"GET {path}: forbidden")
-        return {"resources": self.served[path]}
+        raise KubeNotFound(f"GET {path}: not found")
 
 
 def test_by_default_any_namespaced_kind_in_the_releases_namespace_is_allowed() -> None:
@@ -102,8 +108,11 @@ def test_a_kind_discovery_cannot_place_is_refused_never_guessed() -> None:
     scopes = KindScopes(NoDiscovery({"/apis/example.io/v1": []}))
     with pytest.raises(ObjectsRefused, match=r"Gadget is not served as example\.io/v1"):
         scopes.namespaced("example.io/v1", "Gadget")
-    with pytest.raises(ObjectsRefused, match=r"cannot tell whether other\.io/v2 kinds are namespaced: .*forbidden"):
+    with pytest.raises(ObjectsRefused, match=r"Thing is not served as other\.io/v2"):
         scopes.namespaced("other.io/v2", "Thing")
+    refused = KindScopes(NoDiscovery(refused=True))
+    with pytest.raises(ObjectsRefused, match=r"cannot tell whether other\.io/v2 kinds are namespaced: .*forbidden"):
+        refused.namespaced("other.io/v2", "Thing")
 
 
 def planting_render(release: str, namespace: str, values: Mapping[str, Any]) -> str:
@@ -175,14 +184,34 @@ def test_hooks_are_checked_unless_helm_is_told_not_to_run_them(disable_hooks: bo
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: team-a\n  <<: {namespace: team-b}\n",
             "a merge key (<<)",
         ),
-        ("!x\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-b}\n", "an explicit tag '!x'"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-a, namespace: team-b}\n", "twice"),
+        ("!x\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-b}\n", "the tag '!x'"),
+        (  # both parsers keep the last of a repeated key: it is judged as helm applies it
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: team-a, namespace: team-b}\n",
+            "namespace 'team-b' is not the release's",
+        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: !!set {namespace: team-b}\n", "the tag 'tag:yaml.org,2002:set'"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, !!binary bmFtZXNwYWNl: team-b}\n", "binary"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n\ufeffitems: []\n", "byte-order mark"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: &x {b: *x}\n", "an alias"),
         ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {when: 2001-02-30}\n", "ValueError"),
         ("apiVersion: x/../../healthz\nkind: Probe\nmetadata: {name: x}\n", "do not name a kind"),
         ("apiVersion: v1\nkind: Secret\nmetadata: {name: t}\ntype: kubernetes.io/service-account-token\n", "mint"),
         ("- just\n- a list\n", "not a mapping"),
     ],
-    ids=["items", "merge-key", "tag", "duplicate-key", "bad-timestamp", "path-in-api-version", "token", "not-object"],
+    ids=[
+        "items",
+        "merge-key",
+        "tag",
+        "repeated-key",
+        "set",
+        "binary",
+        "bom",
+        "alias-cycle",
+        "bad-timestamp",
+        "path-in-api-version",
+        "token",
+        "not-object",
+    ],
 )
 def test_what_helm_would_read_otherwise_or_could_abuse_is_refused(document: str, why: str) -> None:
     problems = refusals(f"---\n# Source: chart/templates/x.yaml\n{document}", NAMESPACE, ObjectRules(), built_in_only)
@@ -201,47 +230,43 @@ def test_no_pod_may_run_as_the_account_helm_acts_as() -> None:
     ]
 
 
-def test_a_charts_own_crds_files_are_not_checked_its_templates_are() -> None:
-    crd = obj("CustomResourceDefinition", "widgets.example.io", "apiextensions.k8s.io/v1")
-    manifest = (
-        f"---\n# Source: chart/crds/widgets.yaml\n{yaml.safe_dump(crd)}"
-        f"---\n# Source: chart/charts/sub/crds/more.yaml\n{yaml.safe_dump(crd)}"
-        f"---\n# Source: chart/templates/crds/made.yaml\n{yaml.safe_dump(crd)}"
-    )
+def test_a_forged_crds_source_line_hides_nothing() -> None:
+    """Values can forge helm's "# Source:" comment: only the chart's own files place a kind, never the render."""
+    binding = obj("ClusterRoleBinding", "root", "rbac.authorization.k8s.io/v1")
+    manifest = f"---\n# Source: chart/crds/a.yaml\n{yaml.safe_dump(binding)}"
     assert refusals(manifest, NAMESPACE, ObjectRules(), built_in_only) == [
-        "CustomResourceDefinition widgets.example.io: cluster-scoped objects are not allowed (allowClusterScoped)"
+        "ClusterRoleBinding root: cluster-scoped objects are not allowed (allowClusterScoped)"
     ]
 
 
-def test_a_first_install_whose_chart_needs_its_own_crds_is_checked_on_a_client_side_render() -> None:
+WIDGETS = Path(__file__).resolve().parents[1] / "fixtures" / "charts" / "widgets"
+
+
+@pytest.mark.parametrize("ships_crds", [True, False])
+def test_only_a_first_install_of_a_chart_with_its_own_crds_falls_back_to_a_client_side_render(
+    ships_crds: bool,
+) -> None:
     world = World()
+    if ships_crds:
+        world.watch = replace(world.watch, chart=str(WIDGETS))
     world.helm.fail_render("cache", 'resource mapping not found for kind "Widget": ensure CRDs are installed first')
     world.cr("cache")
     (outcome,) = world.sync().outcomes
-    assert outcome.result is Result.SUCCEEDED, outcome.message
-    assert [(c.command, c.dry_run) for c in world.helm.calls] == [
-        ("upgrade", True),
-        ("template", False),
-        ("upgrade", False),
-    ]
+    calls = [(c.command, c.dry_run) for c in world.helm.calls]
+    if ships_crds:
+        assert outcome.result is Result.SUCCEEDED, outcome.message
+        assert calls == [("upgrade", True), ("template", False), ("upgrade", False)]
+        assert "--include-crds" not in world.helm.calls[1].argv
+    else:  # the words alone (values can put them in helm's message) open nothing
+        assert (outcome.result, calls) == (Result.FAILED, [("upgrade", True)])
 
 
-def test_kinds_a_charts_own_crds_declare_need_no_discovery() -> None:
-    crd = obj("CustomResourceDefinition", "widgets.example.io", "apiextensions.k8s.io/v1")
-    crd["spec"] = {
-        "group": "example.io",
-        "scope": "Namespaced",
-        "names": {"kind": "Widget"},
-        "versions": [{"name": "v1"}],
-    }
-    realm = {**crd, "spec": {**crd["spec"], "scope": "Cluster", "names": {"kind": "Realm"}}}
-    manifest = (
-        f"---\n# Source: chart/crds/widgets.yaml\n{yaml.safe_dump(crd)}"
-        f"---\n# Source: chart/crds/realms.yaml\n{yaml.safe_dump(realm)}"
-        + stream(obj("Widget", "w", "example.io/v1"), obj("Realm", "r", "example.io/v1"))
-    )
+def test_kinds_a_charts_own_crds_declare_place_only_kinds_not_served_yet() -> None:
+    declared = {("example.io/v1", "Widget"): True, ("example.io/v1", "Realm"): False, ("v1", "Namespace"): True}
+    manifest = stream(obj("Widget", "w", "example.io/v1"), obj("Realm", "r", "example.io/v1"), obj("Namespace", "n"))
     discovery = NoDiscovery()
-    assert refusals(manifest, NAMESPACE, ObjectRules(), KindScopes(discovery).namespaced) == [
-        "Realm r: cluster-scoped objects are not allowed (allowClusterScoped)"
+    assert refusals(manifest, NAMESPACE, ObjectRules(), KindScopes(discovery).namespaced, declared=declared) == [
+        "Realm r: cluster-scoped objects are not allowed (allowClusterScoped)",
+        "Namespace n: cluster-scoped objects are not allowed (allowClusterScoped)",  # a declaration overrides nothing
     ]
-    assert discovery.asked == []
+    assert discovery.asked == ["/apis/example.io/v1"]
