@@ -18,10 +18,10 @@ from reconcile.adapters.helm_storage import mark_failed
 from reconcile.adapters.kube import Kube
 from reconcile.clock import now
 from reconcile.desired import secrets_of
-from reconcile.errors import HelmcrError, HelmError
+from reconcile.errors import HelmcrError, HelmError, ObjectsRefused
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
-from reconcile.objectcheck import KindScopes, check
+from reconcile.objectcheck import KindScopes, refusal_message, refusals
 from reconcile.redact import redact
 from reconcile.settings import HelmOptions, ObjectRules
 
@@ -81,8 +81,8 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     """``helm upgrade --install``, for an install as for an upgrade: a release created meanwhile is not lost."""
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
-    if not executor.objects.unbounded:
-        check(
+    if not executor.objects.unbounded and (
+        problems := refusals(
             _rendered(step, executor, secrets),
             step.key.namespace,
             executor.objects,
@@ -90,6 +90,8 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
             executor.options.service_account,
             desired.chart.crd_kinds,
         )
+    ):
+        raise ObjectsRefused(refusal_message(problems))
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"

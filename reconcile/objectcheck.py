@@ -117,22 +117,10 @@ def _pod_accounts(obj: Mapping[str, Any]) -> set[str]:
 
 
 def refusal_message(problems: list[str]) -> str:
+    """The error of a refused release: the first few refusals, and how many more."""
     more = len(problems) - SHOWN_REFUSALS
     shown = "; ".join(problems[:SHOWN_REFUSALS]) + (f"; and {more} more" if more > 0 else "")
     return f"refused before helm applied anything: {shown}"
-
-
-def check(
-    manifest: str,
-    namespace: str,
-    rules: ObjectRules,
-    namespaced: Namespaced,
-    account: str = "",
-    declared: Mapping[tuple[str, str], bool] | None = None,
-) -> None:
-    problems = refusals(manifest, namespace, rules, namespaced, account, declared)
-    if problems:
-        raise ObjectsRefused(refusal_message(problems))
 
 
 def namespaced_offline(api_version: str, kind: str) -> bool:

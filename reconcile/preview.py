@@ -16,7 +16,7 @@ from reconcile.desired import secrets_of
 from reconcile.diff import ReleaseDiff, release_diff
 from reconcile.errors import HelmcrError, ObjectsRefused
 from reconcile.model import Action, Plan, Step
-from reconcile.objectcheck import Namespaced, check
+from reconcile.objectcheck import Namespaced, refusal_message, refusals
 from reconcile.observe import DeployedReader
 from reconcile.redact import redact
 from reconcile.settings import Watch
@@ -70,8 +70,10 @@ def _diff(
             desired_manifest = helm.render(
                 step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
-            if not watch.objects.unbounded:
-                check(
+            refused = (
+                []
+                if watch.objects.unbounded
+                else refusals(
                     desired_manifest,
                     step.key.namespace,
                     watch.objects,
@@ -79,7 +81,11 @@ def _diff(
                     watch.helm.service_account,
                     desired.chart.crd_kinds,
                 )
-        except ObjectsRefused as error:
+            )
+            if refused:
+                problem = f"{step.owner or step.key}: {redact(refusal_message(refused), secrets_of(desired))}"
+                notes.append(problem)
+        except ObjectsRefused as error:  # a kind discovery cannot place
             problem = f"{step.owner or step.key}: {redact(str(error), secrets_of(desired))}"
             notes.append(problem)
         except HelmcrError as error:
