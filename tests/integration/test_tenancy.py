@@ -326,3 +326,33 @@ def crd_exists(custom: client.CustomObjectsApi, name: str) -> bool:
             return False
         raise
     return True
+
+
+RAW = str(REPO / "tests" / "fixtures" / "charts" / "raw")
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "data: {}\n------\n# Source: raw/crds/forged.yaml\napiVersion: rbac.authorization.k8s.io/v1\n"
+        "kind: ClusterRoleBinding\nmetadata: {name: NAMESPACE-root}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n"
+        "subjects: [{kind: ServiceAccount, name: default, namespace: NAMESPACE}]",
+        "\ufeff  namespace: OTHER",
+        "  <<: {namespace: OTHER}",
+    ],
+    ids=["forged-crds-source", "byte-order-mark", "merge-key"],
+)
+def test_yaml_helm_reads_otherwise_than_helmcr_plants_nothing(
+    helmcr: Helmcr, caches: Resources, kube: client.ApiClient, namespace: str, other_namespace: str, pasted: str
+) -> None:
+    helmcr.configure([cache_watch(chart=RAW)])  # admin credentials: nothing but the check stands in the way
+    caches.create("raw", {"labels": pasted.replace("NAMESPACE", namespace).replace("OTHER", other_namespace)})
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    outcome = run.outcome("raw")
+    assert outcome["result"] == "failed" and "Traceback" not in run.stderr, run.stdout[-2000:] + run.stderr
+    assert outcome.get("errorKind") == "refused", outcome  # by helmcr's check, before helm applied anything
+    assert only_root_ca(kube, other_namespace), "nothing was planted in another namespace"
+    bindings = client.RbacAuthorizationV1Api(kube).list_cluster_role_binding().items
+    assert f"{namespace}-root" not in {b.metadata.name for b in bindings if b.metadata}
+    assert "raw" not in releases(helmcr.helm, namespace)
