@@ -21,7 +21,7 @@ from reconcile.desired import secrets_of
 from reconcile.errors import HelmcrError, HelmError, ObjectsRefused
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
-from reconcile.objectcheck import KindScopes, refusal_message, refusals
+from reconcile.objectcheck import Namespaced, refusal_message, refusals
 from reconcile.redact import redact
 from reconcile.settings import HelmOptions, ObjectRules
 
@@ -43,7 +43,7 @@ class Executor:
     options: HelmOptions
     gate: Gate
     objects: ObjectRules
-    scopes: KindScopes
+    namespaced: Namespaced  # the run's one discovery cache (the source's)
 
 
 def apply_plan(
@@ -86,7 +86,7 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
             _rendered(step, executor, secrets),
             step.key.namespace,
             executor.objects,
-            executor.scopes.namespaced,
+            executor.namespaced,
             executor.options.service_account,
             desired.chart.crd_kinds,
         )

@@ -11,11 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reconcile.chartfiles import ChartFiles, read_chart
 from reconcile.diff.values import sensitive_paths
 from reconcile.errors import ChartError
+from reconcile.manifests import as_mapping, documents
 from reconcile.model import ChartRef
 from reconcile.settings import Watch
 
@@ -42,21 +41,17 @@ def resolve_chart(watch: Watch, base_dir: Path) -> ChartRef:
 
 def _crd_kinds(chart: ChartFiles) -> dict[tuple[str, str], bool]:
     """What the chart's crds/ files declare, read from the chart itself (never from a render, which values could
-    forge): the object check needs to place those kinds before helm has installed them."""
+    forge): the object check needs to place those kinds before helm has installed them. A file that cannot be
+    read declares nothing; helm refuses it when it installs the chart."""
     declared: dict[tuple[str, str], bool] = {}
-    for name, data in sorted(chart.files.items()):
-        if not name.startswith("crds/"):
-            continue
-        try:
-            crds = list(yaml.safe_load_all(data))
-        except (yaml.YAMLError, ValueError):
-            continue  # helm refuses it when it installs the chart
-        for crd in crds:
-            spec = _mapping(_mapping(crd).get("spec"))
-            kind = _mapping(spec.get("names")).get("kind")
+    crd_files = (data for name, data in sorted(chart.files.items()) if name.startswith("crds/"))
+    for document in (d for data in crd_files for d in documents(data.decode(errors="replace"))):
+        for crd in document.objects:
+            spec = as_mapping(as_mapping(crd).get("spec"))
+            kind = as_mapping(spec.get("names")).get("kind")
             versions = spec.get("versions")
             for version in versions if isinstance(kind, str) and isinstance(versions, list) else []:
-                served_as = _mapping(version).get("name")
+                served_as = as_mapping(version).get("name")
                 if isinstance(served_as, str):
                     declared[(f"{spec.get('group')}/{served_as}", str(kind))] = spec.get("scope") != "Cluster"
     return declared
@@ -86,7 +81,3 @@ def _schema(chart: ChartFiles) -> dict[str, Any] | None:
         return chart.json_object("values.schema.json")
     except ChartError:
         return None
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}

@@ -63,6 +63,12 @@ class Ambiguous(Exception):
     tag such as ``!!set`` or ``!!binary`` (Go ignores or decodes it), a byte-order mark inside the text."""
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """A field of a parsed document that should be a mapping, or an empty one: manifests and charts are read
+    defensively, one ``.get`` at a time."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def release_manifest(release: Mapping[str, Any], with_hooks: bool = True) -> str:
     """A release's objects as one stream: helm keeps hooks apart from the manifest, but they are objects too
     (unless ``--no-hooks``: helm still renders and records them, and never applies them)."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from reconcile.apikinds import BUILT_IN, split_api_version
 from reconcile.errors import KubeError, KubeNotFound, ObjectsRefused
-from reconcile.manifests import describe_unreadable, documents
+from reconcile.manifests import as_mapping, describe_unreadable, documents
 from reconcile.settings import ObjectRules
 
 SHOWN_REFUSALS = 3
@@ -79,7 +79,7 @@ def _refusal(obj: Any, namespace: str, rules: ObjectRules, namespaced: Namespace
     if not isinstance(obj, Mapping):
         return f"an object that is a {type(obj).__name__}, not a mapping"
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    metadata = _mapping(obj.get("metadata"))
+    metadata = as_mapping(obj.get("metadata"))
     name = f"{kind} {metadata.get('name') or '(unnamed)'}"
     if not isinstance(api_version, str) or not isinstance(kind, str) or not API_VERSION.fullmatch(api_version):
         return f"{name}: apiVersion {api_version!r} and kind {kind!r} do not name a kind"
@@ -164,7 +164,3 @@ class KindScopes:
             for r in (resources if isinstance(resources, list) else [])
             if isinstance(r, Mapping) and "/" not in str(r.get("name", ""))
         }
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

@@ -21,7 +21,6 @@ from reconcile.desired import desired_from_resource, keyed
 from reconcile.errors import ChartError, DigestKeyMissing, KubeError
 from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
 from reconcile.model import KindError, Outcome, RunSummary, Step, unchanged_outcome
-from reconcile.objectcheck import KindScopes
 from reconcile.observe import ClusterSource, Source, resource_type
 from reconcile.plan import KindPlan, plan_kind, with_policies
 from reconcile.policies import policies
@@ -66,10 +65,10 @@ def sync_once(
     source = ClusterSource(kube, options.scope, config.page_size)
     plans, errors = plan_all(config, source, options, clock())
     if not any(kind.plan.changes for kind in plans):
-        return _apply_all(plans, errors, config, kube, helm, options, control.gate(None))
+        return _apply_all(plans, errors, config, source, helm, options, control.gate(None))
     with _lease(config, kube, options).held() as lease:
         plans, errors = plan_all(config, source, options, clock())
-        return _apply_all(plans, errors, config, kube, helm, options, control.gate(lease))
+        return _apply_all(plans, errors, config, source, helm, options, control.gate(lease))
 
 
 def preview_run(
@@ -117,17 +116,17 @@ def _apply_all(
     plans: list[KindPlan],
     errors: list[KindError],
     config: Config,
-    kube: Kube,
+    source: ClusterSource,
     helm: Helm,
     options: RunOptions,
     gate: Gate,
 ) -> RunSummary:
     outcomes: list[Outcome] = []
     status_errors: list[str] = []
-    scopes = KindScopes(kube)
+    kube = source.kube
     for kind in plans:
         writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
-        executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, scopes)
+        executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, source.namespaced)
         outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
         status_errors += writer.problems
     return RunSummary(

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconcile.diff.mask import Masker
 from reconcile.diff.model import Change, ValueChange
+from reconcile.manifests import as_mapping
 from reconcile.redact import SENSITIVE_KEY, SHORTEST_SECRET
 
 
@@ -112,9 +113,9 @@ class _SchemaWalk:
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#"):
             self._follow(_resolve(self.root, ref), path, refs, ref)
-        for key, subschema in _as_mapping(node.get("properties")).items():
+        for key, subschema in as_mapping(node.get("properties")).items():
             self.visit(subschema, (*path, str(key)), refs)
-        for subschema in (*_as_mapping(node.get("patternProperties")).values(), node.get("additionalProperties")):
+        for subschema in (*as_mapping(node.get("patternProperties")).values(), node.get("additionalProperties")):
             self.visit(subschema, (*path, Wildcard.KEY), refs)
         items = node.get("items")
         positional = items if isinstance(items, list) else node.get("prefixItems")  # draft-07 tuples, or 2020-12
@@ -143,10 +144,6 @@ def _resolve(root: Mapping[str, Any], ref: str) -> Any:
             return None
         node = node.get(token.replace("~1", "/").replace("~0", "~"))
     return node
-
-
-def _as_mapping(value: Any) -> Mapping[Any, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def diff_values(
