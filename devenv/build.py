@@ -1,4 +1,4 @@
-"""Build the real components (helm 3, helm 4, kube-apiserver, kube-controller-manager, kubectl, etcd) from source.
+"""Build the real components (helm, etcd, Kubernetes, a node's runtime, an OCI registry) from source.
 
 Everything comes from the official Go modules through the Go module proxy: no release binaries can be downloaded on
 the machines this project runs on, and a fake would prove nothing. Each component is built once per version into
@@ -62,6 +62,12 @@ def components() -> list[Component]:
             versions["KUBERNETES_VERSION"],
             ("kube-apiserver", "kube-controller-manager", "kubectl"),
         ),
+        # The node is a component of its own so that its build never invalidates the control plane's.
+        Component("kubernetes-node", versions["KUBERNETES_VERSION"], ("kube-scheduler", "kubelet", "pause")),
+        Component("containerd", versions["CONTAINERD_VERSION"], ("containerd", "ctr", "containerd-shim-runc-v2")),
+        Component("runc", versions["RUNC_VERSION"], ("runc",)),
+        Component("cni-plugins", versions["CNI_PLUGINS_VERSION"], ("loopback",)),
+        Component("distribution", versions["DISTRIBUTION_VERSION"], ("registry",)),
     ]
 
 
@@ -72,12 +78,19 @@ def go_env() -> dict[str, str]:
     return env
 
 
-def run_go(component: Component, args: list[str], cwd: Path) -> str:
-    process = subprocess.run(["go", *args], cwd=cwd, env=go_env(), capture_output=True, text=True, check=False)
+def run_go(component: Component, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    return run_tool(component, ["go", *args], cwd, {**go_env(), **(env or {})})
+
+
+def run_tool(component: Component, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    try:
+        process = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    except FileNotFoundError as error:
+        raise BuildError(f"building {component.name} {component.version} needs {argv[0]!r}: {error}") from error
     if process.returncode != 0:
         tail = "\n".join((process.stderr or process.stdout).strip().splitlines()[-25:])
         raise BuildError(
-            f"building {component.name} {component.version} failed: go {' '.join(args[:3])} ... "
+            f"building {component.name} {component.version} failed: {' '.join(argv[:4])} ... "
             f"exited {process.returncode}:\n{tail}"
         )
     return process.stdout
@@ -170,6 +183,7 @@ def kubernetes_ldflags(version: str) -> str:
 
 def build_kubernetes(component: Component, work: Path) -> None:
     info = module_info(component, f"k8s.io/kubernetes@{component.version}", work.parent)
+    go_binaries = [binary for binary in component.binaries if binary != "pause"]
     upstream_mod = Path(info["GoMod"]).read_text()
     staging = re.findall(r"^\s*(k8s\.io/[\w.-]+) => \./staging/", upstream_mod, re.M)
     if not staging:
@@ -189,7 +203,7 @@ def build_kubernetes(component: Component, work: Path) -> None:
         *[f"replace {module} => {module} {staging_version}" for module in staging],
     ]
     write_wrapper(work, "\n".join(lines) + "\n")
-    packages = [f"k8s.io/kubernetes/cmd/{binary}" for binary in component.binaries]
+    packages = [f"k8s.io/kubernetes/cmd/{binary}" for binary in go_binaries]
     run_go(
         component,
         [
@@ -206,9 +220,68 @@ def build_kubernetes(component: Component, work: Path) -> None:
         ],
         work,
     )
+    if "pause" in component.binaries:
+        build_pause(component, Path(info["Dir"]), work)
 
 
-BUILDERS = {"helm3": build_helm, "helm4": build_helm, "etcd": build_etcd, "kubernetes": build_kubernetes}
+def build_pause(component: Component, kubernetes_source: Path, work: Path) -> None:
+    """The sandbox image's one binary, from the same module's C source: no image can be pulled here."""
+    source = kubernetes_source / "build" / "pause" / "linux" / "pause.c"
+    version = f'-DVERSION="{component.version}-helmcr"'
+    run_tool(
+        component,
+        ["gcc", "-Os", "-Wall", "-Werror", "-static", version, "-o", str(work / "out" / "pause"), str(source)],
+        work,
+    )
+
+
+def go_install(component: Component, work: Path, package: str, tags: str = "", **options: str) -> None:
+    """`go install` of a module without replace directives, into the work dir; options: ldflags, cgo ("1")."""
+    work.mkdir(parents=True, exist_ok=True)
+    args = ["install", "-trimpath"]
+    if tags:
+        args += ["-tags", tags]
+    if options.get("ldflags"):
+        args += ["-ldflags", options["ldflags"]]
+    env = {"GOBIN": str(work / "out"), "CGO_ENABLED": options.get("cgo", "0")}
+    run_go(component, [*args, f"{package}@{component.version}"], work, env)
+
+
+def build_containerd(component: Component, work: Path) -> None:
+    module = "github.com/containerd/containerd/v2"
+    ldflags = f"-w -s -X {module}/version.Version={component.version}"
+    for command in ("containerd", "ctr"):
+        go_install(component, work, f"{module}/cmd/{command}", "urfave_cli_no_docs no_btrfs", ldflags=ldflags)
+    go_install(component, work, f"{module}/cmd/containerd-shim-runc-v2", "urfave_cli_no_docs no_grpc", ldflags=ldflags)
+
+
+def build_runc(component: Component, work: Path) -> None:
+    """runc needs cgo and Debian's libseccomp-dev (upstream's libpathrs tag has no library on bookworm)."""
+    ldflags = f"-w -s -X main.version={component.version.lstrip('v')}"
+    go_install(
+        component, work, "github.com/opencontainers/runc", "seccomp urfave_cli_no_docs", ldflags=ldflags, cgo="1"
+    )
+
+
+def build_cni_plugins(component: Component, work: Path) -> None:
+    go_install(component, work, "github.com/containernetworking/plugins/plugins/main/loopback")
+
+
+def build_distribution(component: Component, work: Path) -> None:
+    go_install(component, work, "github.com/distribution/distribution/v3/cmd/registry")
+
+
+BUILDERS = {
+    "helm3": build_helm,
+    "helm4": build_helm,
+    "etcd": build_etcd,
+    "kubernetes": build_kubernetes,
+    "kubernetes-node": build_kubernetes,
+    "containerd": build_containerd,
+    "runc": build_runc,
+    "cni-plugins": build_cni_plugins,
+    "distribution": build_distribution,
+}
 
 
 @contextlib.contextmanager
