@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconcile.adapters.helm_argv import render_argv, template_argv, uninstall_argv, upgrade_argv
+from reconcile.adapters.incluster import write_kubeconfig
 from reconcile.errors import (
     HelmConflict,
     HelmError,
@@ -41,18 +42,20 @@ STDIN = Path("-")  # as a values file: helm reads the values from its standard i
 
 @dataclass(frozen=True)
 class Connection:
-    """The cluster helm talks to; empty fields mean helm's own defaults (including in-cluster credentials)."""
+    """The cluster helm talks to; empty fields mean helm's own defaults, or in a pod the pod's ServiceAccount."""
 
     kubeconfig: str = ""
     context: str = ""
 
-    def flags(self) -> list[str]:
+    def flags(self, scratch: str) -> list[str]:
+        """``scratch``: the helm process's own directory, where an in-cluster kubeconfig is written if needed."""
         flags = []
         if self.kubeconfig:
             flags += ["--kubeconfig", self.kubeconfig]
         if self.context:
             flags += ["--kube-context", self.context]
-        return flags
+        pod_credentials = None if flags else write_kubeconfig(scratch)
+        return ["--kubeconfig", pod_credentials] if pod_credentials else flags
 
 
 class Helm:
@@ -134,7 +137,7 @@ class Helm:
                 with self._lock:
                     self.processes += 1
                 returncode, stdout, stderr = self._execute(
-                    [*argv, *(self.connection.flags() if connect else [])], self._helm_env(home), stdin
+                    [*argv, *(self.connection.flags(home) if connect else [])], self._helm_env(home), stdin
                 )
         except OSError as error:  # a full TMPDIR, a binary that is no executable (bad shebang, wrong format)
             raise HelmError(f"cannot run helm ({self.binary}): {error.strerror or error}") from None

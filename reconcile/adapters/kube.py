@@ -8,7 +8,6 @@ represent. Every request is counted, because a no-op run's cost is measured in r
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import urllib.parse
@@ -22,6 +21,7 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from reconcile.adapters.incluster import in_cluster
 from reconcile.errors import KubeConflict, KubeError, KubeForbidden, KubeNotFound, KubeTransient
 
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -67,7 +67,7 @@ class Kube:
         """Credentials from the kubeconfig/context given, else $KUBECONFIG or ~/.kube/config, else in-cluster."""
         configuration = k8s_client.Configuration()
         try:
-            if kubeconfig or context or not _in_cluster():
+            if kubeconfig or context or not in_cluster():
                 k8s_config.load_kube_config(
                     config_file=kubeconfig or None, context=context or None, client_configuration=configuration
                 )
@@ -201,14 +201,6 @@ def api_error(status: int, message: str) -> KubeError:
     if status == 429 or status >= 500:
         return KubeTransient(message)
     return KubeError(message)
-
-
-def _in_cluster() -> bool:
-    return (
-        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        and not os.environ.get("KUBECONFIG")
-        and not os.path.exists(os.path.expanduser("~/.kube/config"))
-    )
 
 
 def _network_reason(error: BaseException) -> str:
