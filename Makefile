@@ -4,7 +4,11 @@
 #
 #   make test PYTEST_ARGS='tests/integration -x -q'   run (part of) the suite; default: all of tests/
 #   eval "$$(make -s cluster-up)"                      a dev cluster for the shell; stdout carries only export lines
+#   eval "$$(make -s cluster-up NODE=1)"               the same with one Ready node (kubelet, containerd; root only)
 #   make cluster-down
+#   make image                                         the CronJob image (cronjob/Dockerfile) built with buildah for
+#                                                      helm 4 and 3; prints "<reference> <archive>" lines, archives
+#                                                      that `ctr -n k8s.io images import` loads (devenv/image.py)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +18,7 @@ VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv binaries test lint bench cluster-up cluster-down demo
+.PHONY: venv binaries test lint bench cluster-up cluster-down demo image
 
 venv: $(VENV_STAMP)
 
@@ -27,6 +31,7 @@ $(VENV_STAMP): pyproject.toml
 	@touch $@
 
 binaries: venv
+	@$(VENV_PYTHON) -m devenv.hostpackages
 	@$(VENV_PYTHON) -m devenv.build
 
 test: venv binaries
@@ -37,11 +42,15 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy tests bench
 
+NODE ?=
 cluster-up: venv
-	@$(VENV_PYTHON) -m devenv.cluster up
+	@HELMCR_DEV_NODE=$(NODE) $(VENV_PYTHON) -m devenv.cluster up
 
 cluster-down: venv
 	@$(VENV_PYTHON) -m devenv.cluster down
+
+image: venv
+	@$(VENV_PYTHON) -m devenv.image
 
 demo: venv binaries
 	@$(VENV_PYTHON) -m devenv.demo
