@@ -1,7 +1,8 @@
 """A long-lived development cluster for the shell: ``python -m devenv.cluster up|down|status``.
 
 ``up`` starts a :class:`~devenv.controlplane.ControlPlane` inside a detached supervisor process (``serve``), so the
-cluster outlives the command and the make recipe, and prints only shell ``export`` lines on stdout::
+cluster outlives the command and the make recipe, and prints only shell ``export`` lines on stdout (``NODE=1``, i.e.
+``HELMCR_DEV_NODE=1``, adds one Ready node, :class:`~devenv.node.Node`)::
 
     eval "$(make -s cluster-up)"   # KUBECONFIG and PATH (pinned helm and kubectl) now point at the dev cluster
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from kubernetes import client, config
 
-from devenv import binaries, controlplane
+from devenv import binaries, controlplane, node
 from devenv.paths import cache_root
 from devenv.processes import ProcessRecord
 
@@ -105,9 +106,14 @@ def responds(kubeconfig_path: Path) -> bool:
     return True
 
 
+def with_node() -> bool:
+    return os.environ.get("HELMCR_DEV_NODE", "") not in ("", "0")
+
+
 def build_missing() -> None:
     """Build what the cluster and the shell need, telling the user first (a cold Kubernetes build takes long)."""
-    for name in ("etcd", "kubernetes", f"helm{helm_major()}"):
+    node_components = ("kubernetes-node", "containerd", "runc", "cni-plugins") if with_node() else ()
+    for name in ("etcd", "kubernetes", f"helm{helm_major()}", *node_components):
         wanted = binaries.component(name)
         if not wanted.is_built():
             log(f"building {name} {wanted.version} (the first build of kubernetes can take 20-40 minutes) ...")
@@ -157,6 +163,7 @@ def stop_supervisor(state: dict[str, Any]) -> None:
             log(f"supervisor {supervisor.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s; killing it")
             os.kill(supervisor.pid, signal.SIGKILL)
     controlplane.clean_stale()
+    node.clean_stale()
     state_file().unlink(missing_ok=True)
 
 
@@ -165,16 +172,18 @@ def up() -> int:
     build_missing()
     with locked():
         state = read_state()
-        if state and supervisor_of(state).is_alive() and responds(stable_kubeconfig()):
+        wrong_shape = state is not None and with_node() and not state.get("node")
+        if state and not wrong_shape and supervisor_of(state).is_alive() and responds(stable_kubeconfig()):
             log(f"reusing the running cluster at {state['server']} (supervisor pid {supervisor_of(state).pid})")
         else:
             if state:
-                log("replacing a dead or broken cluster")
+                log("replacing a cluster without a node" if wrong_shape else "replacing a dead or broken cluster")
                 stop_supervisor(state)
             log("starting the control plane ...")
             state = wait_ready(start_supervisor())
+            with_a_node = f", a node Ready {state['node']['startup_seconds']:.1f} s later" if state.get("node") else ""
             log(
-                f"cluster ready at {state['server']} in {state['startup_seconds']:.1f} s; "
+                f"cluster ready at {state['server']} in {state['startup_seconds']:.1f} s{with_a_node}; "
                 f"logs in {state['directory']}; stop it with `make cluster-down`"
             )
     print(export_lines(major), flush=True)
@@ -187,6 +196,7 @@ def down() -> int:
         if state is None:
             log("no cluster is running")
             controlplane.clean_stale()
+            node.clean_stale()
         else:
             log(f"stopping the cluster (supervisor pid {supervisor_of(state).pid}) ...")
             stop_supervisor(state)
@@ -204,7 +214,7 @@ def status() -> int:
     return 1
 
 
-def write_state(plane: controlplane.ControlPlane) -> None:
+def write_state(plane: controlplane.ControlPlane, running: node.Node | None) -> None:
     """Publish the running cluster; written last and atomically, so ``up`` treats its existence as "ready"."""
     supervisor = ProcessRecord.of(os.getpid())
     assert supervisor is not None  # we are running
@@ -216,6 +226,9 @@ def write_state(plane: controlplane.ControlPlane) -> None:
         "startup_seconds": plane.startup_seconds,
         "phase_seconds": plane.phase_seconds,
         "pids": plane.pids,
+        "node": {"startup_seconds": running.startup_seconds, "phase_seconds": running.phase_seconds}
+        if running
+        else None,
     }
     temporary = state_file().with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=2) + "\n")
@@ -224,11 +237,14 @@ def write_state(plane: controlplane.ControlPlane) -> None:
 
 def serve() -> int:
     """The supervisor: run the control plane until SIGTERM (turned into an exception that runs ``stop()``)."""
-    with controlplane.ControlPlane() as plane:
+    with controlplane.ControlPlane() as plane, contextlib.ExitStack() as stack:
+        running = stack.enter_context(node.Node(plane)) if with_node() else None
         shutil.copyfile(plane.kubeconfig, stable_kubeconfig())
         stable_kubeconfig().chmod(0o600)
-        write_state(plane)
+        write_state(plane, running)
         print(f"control plane up in {plane.startup_seconds:.1f} s: {plane.phase_seconds}", flush=True)
+        if running:
+            print(f"node Ready in {running.startup_seconds:.1f} s: {running.phase_seconds}", flush=True)
         try:
             while True:
                 signal.pause()

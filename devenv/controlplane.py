@@ -53,6 +53,23 @@ rules:
 """
 
 
+# Pods of a node on loopback need host networking (see devenv/node.py), which no Pod Security level allows: the node's
+# pods run with this RuntimeClass, which Pod Security exempts. Every other pod is judged as in any cluster.
+LOOPBACK_RUNTIME_CLASS = "helmcr-loopback"
+
+ADMISSION_CONFIGURATION = f"""\
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+  - name: PodSecurity
+    configuration:
+      apiVersion: pod-security.admission.config.k8s.io/v1
+      kind: PodSecurityConfiguration
+      defaults: {{enforce: privileged, audit: privileged, warn: privileged}}
+      exemptions: {{usernames: [], namespaces: [], runtimeClasses: [{LOOPBACK_RUNTIME_CLASS}]}}
+"""
+
+
 class ControlPlaneError(RuntimeError):
     """A component did not start or become ready; the message ends with the tail of its log."""
 
@@ -234,6 +251,18 @@ class ControlPlane:
         dirs = [binaries.helm_binary(helm_major).parent, binaries.kubectl_binary().parent]
         return os.pathsep.join(str(directory) for directory in dirs)
 
+    def user_kubeconfig(self, path: Path, user: str, groups: tuple[str, ...] = ()) -> Path:
+        """Write a kubeconfig authenticating as ``user`` (in ``groups``) with a client certificate from this CA: how
+        a node's kubelet joins, as ``system:node:<name>`` in ``system:nodes``."""
+        keys = self._require_pki()
+        subject = "".join(f"/O={group}" for group in groups) + f"/CN={user}"
+        name = path.stem
+        cert, key = pki.signed_certificate(
+            path.parent, name, subject, ["extendedKeyUsage=clientAuth"], (keys.ca_cert, keys.ca_key)
+        )
+        kubeconfig.write_kubeconfig(path, self.server, self.ca_cert, kubeconfig.client_certificate_user(cert, key))
+        return path
+
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path, seconds: int = 3600) -> Path:
         """Write a kubeconfig authenticating as ServiceAccount ``namespace/name`` with a TokenRequest token."""
         with self.admin_client() as admin:
@@ -380,7 +409,8 @@ class ControlPlane:
                 f"--service-account-issuer={self.server}/",
                 f"--service-account-key-file={keys.service_account_public_key}",
                 f"--service-account-signing-key-file={keys.service_account_key}",
-                f"--audit-policy-file={self._write_audit_policy()}",
+                f"--audit-policy-file={self._write_file('audit-policy.yaml', AUDIT_POLICY)}",
+                f"--admission-control-config-file={self._write_file('admission.yaml', ADMISSION_CONFIGURATION)}",
                 f"--audit-log-path={self.audit_log}",
                 "--audit-log-format=json",
                 "--audit-log-mode=blocking",
@@ -391,10 +421,10 @@ class ControlPlane:
         context.load_cert_chain(str(keys.admin_cert), str(keys.admin_key))
         self._wait_until("kube-apiserver", lambda: http_status(self._api_port, "/readyz", context) == 200)
 
-    def _write_audit_policy(self) -> Path:
-        policy = self.directory / "audit-policy.yaml"
-        policy.write_text(AUDIT_POLICY)
-        return policy
+    def _write_file(self, name: str, text: str) -> Path:
+        path = self.directory / name
+        path.write_text(text)
+        return path
 
     def _start_controller_manager(self, command: Path) -> None:
         keys = self._require_pki()
