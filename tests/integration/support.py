@@ -18,6 +18,7 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 
+from devenv import binaries
 from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import Helm
 from devenv.paths import shared_charts_dir
@@ -267,4 +268,28 @@ def bind_role(
 def service_account(kube: client.ApiClient, namespace: str, name: str) -> None:
     client.CoreV1Api(kube).create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    )
+
+
+def run_scaffold(helm: Helm, chart: Path, out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI, rendering with the helm under test (HELMCR_HELM, as a user would set it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconcile.cli", "scaffold", "--chart", str(chart), "--out", str(out), *flags],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**helm.env, "HELMCR_HELM": str(helm.binary)},
+        timeout=120,
+        check=False,
+    )
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binaries.kubectl_binary()), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )

@@ -19,39 +19,22 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.crds import CRDS, establish_crd
 from devenv.helmcli import Helm
-from tests.integration.support import REPO, SHARED_CHARTS, Helmcr, release_records, statefulset_replicas
+from tests.integration.support import (
+    REPO,
+    SHARED_CHARTS,
+    Helmcr,
+    kubectl,
+    release_records,
+    run_scaffold,
+    statefulset_replicas,
+)
 
 EXAMPLE = REPO / "examples" / "memcached"
 EXAMPLE_FLAGS = ("--group", "cache.example.com", "--version", "v1alpha1", "--kind", "Memcached")
 VERSION = "v1alpha1"
-
-
-def run_scaffold(helm: Helm, chart: Path, out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI, rendering with the helm under test (HELMCR_HELM, as a user would set it)."""
-    return subprocess.run(
-        [sys.executable, "-m", "reconcile.cli", "scaffold", "--chart", str(chart), "--out", str(out), *flags],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**helm.env, "HELMCR_HELM": str(helm.binary)},
-        timeout=120,
-        check=False,
-    )
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(binaries.kubectl_binary()), "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def documents(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,296 @@
+"""helmcr's CronJob on a real node: scaffold's output applied with ``kubectl apply -k`` and only the image reference
+given, each run a pod of the image built from cronjob/Dockerfile (helm 3 and helm 4), with the ServiceAccount's
+in-cluster credentials, a read-only root filesystem, uid 65532 and an emptyDir /tmp, in a namespace that enforces the
+``restricted`` Pod Security level.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from devenv.controlplane import LOOPBACK_RUNTIME_CLASS, ControlPlane
+from devenv.helmcli import Helm, isolated_helm
+from devenv.node import Node
+from tests.integration.cronjob_support import Deployment, deploy, digest_key
+from tests.integration.node_fixtures import E2E_CHARTS
+from tests.integration.support import kubectl, releases, wait_for
+
+NEVER = "0 0 1 1 *"  # runs are started by hand (kubectl create job --from), at once and one at a time
+EVERY_MINUTE = "* * * * *"
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
+
+
+@pytest.fixture
+def restricted_namespace(kube: client.ApiClient, namespace: str) -> str:
+    client.CoreV1Api(kube).patch_namespace(namespace, {"metadata": {"labels": RESTRICTED}})
+    return namespace
+
+
+@pytest.fixture
+def host_helm(control_plane: ControlPlane, tmp_path: Path) -> Helm:
+    """helm on the host, to read releases and to render for scaffold (the pod runs the image's own helm)."""
+    return isolated_helm(4, control_plane.kubeconfig, tmp_path / "host-helm")
+
+
+@pytest.fixture
+def hold_values(tmp_path: Path) -> Path:
+    """Values that turn the chart's hook on: scaffold renders with them so that the RBAC grants its Job."""
+    path = tmp_path / "hold.yaml"
+    path.write_text("holdHook: true\n")
+    return path
+
+
+def deployed(
+    host_helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    namespace: str,
+    out: Path,
+    image: str,
+    hold_values: Path,
+    schedule: str,
+    **config: Any,
+) -> tuple[Deployment, str]:
+    deployment = deploy(
+        host_helm,
+        control_plane.kubeconfig,
+        kube,
+        namespace,
+        out,
+        E2E_CHARTS["greeting"],
+        "--image",
+        image,
+        "--schedule",
+        schedule,
+        "--values",
+        str(hold_values),
+    )
+    if config:
+        deployment.edit_config(**config)
+    digest_key(control_plane.kubeconfig, namespace)
+    return deployment, deployment.apply()
+
+
+@pytest.fixture
+def greetings(
+    host_helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    restricted_namespace: str,
+    tmp_path: Path,
+    helmcr_image: str,
+    hold_values: Path,
+) -> tuple[Deployment, str]:
+    return deployed(
+        host_helm, control_plane, kube, restricted_namespace, tmp_path / "deploy", helmcr_image, hold_values, NEVER
+    )
+
+
+def configmap_message(kube: client.ApiClient, namespace: str, release: str) -> str | None:
+    try:
+        found = client.CoreV1Api(kube).read_namespaced_config_map(f"{release}-greeting", namespace)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return str((found.data or {}).get("message"))
+
+
+def requests_by(control_plane: ControlPlane, user: str) -> list[dict[str, Any]]:
+    with control_plane.audit_log.open() as log:
+        events = (json.loads(line) for line in log if line.strip())
+        return [e for e in events if e.get("user", {}).get("username") == user and e.get("stage") == "ResponseComplete"]
+
+
+def test_cronjob_pods_install_upgrade_and_uninstall_releases(
+    greetings: tuple[Deployment, str], kube: client.ApiClient, host_helm: Helm, control_plane: ControlPlane
+) -> None:
+    deployment, apply_warnings = greetings
+    ns = deployment.namespace
+    assert "PodSecurity" not in apply_warnings  # the CronJob's pod template meets `restricted` as written
+
+    deployment.create("hello", {"message": "hello from a pod"})
+    installed = deployment.run_job()
+    assert installed.succeeded, installed.log
+    assert configmap_message(kube, ns, "hello") == "hello from a pod"
+    assert releases(host_helm, ns) == {"hello": (1, "deployed")}
+    assert deployment.ready("hello")["reason"] == "InstallSucceeded"
+    assert "InstallSucceeded" in deployment.events("hello")
+    assert "hello" in installed.log
+
+    pod = kube.sanitize_for_serialization(installed.pod)
+    assert pod["spec"]["serviceAccountName"] == f"helmcr-{deployment.kind.lower()}"
+    assert pod["spec"]["runtimeClassName"] == LOOPBACK_RUNTIME_CLASS  # the environment's loopback policy ran
+    account = f"system:serviceaccount:{ns}:{pod['spec']['serviceAccountName']}"
+    assert any(e["userAgent"].startswith("helmcr/") for e in requests_by(control_plane, account))
+
+    deployment.patch("hello", {"message": "edited"})
+    upgraded = deployment.run_job()
+    assert upgraded.succeeded, upgraded.log
+    assert configmap_message(kube, ns, "hello") == "edited"
+    assert releases(host_helm, ns) == {"hello": (2, "deployed")}
+    assert deployment.ready("hello")["reason"] == "UpgradeSucceeded"
+
+    unchanged = deployment.run_job()
+    assert unchanged.succeeded, unchanged.log
+    assert releases(host_helm, ns) == {"hello": (2, "deployed")}
+
+    deployment.delete("hello")
+    uninstalled = deployment.run_job()
+    assert uninstalled.succeeded, uninstalled.log
+    assert configmap_message(kube, ns, "hello") is None
+    assert releases(host_helm, ns) == {}
+
+
+def test_restricted_pod_security_admits_the_pod_as_written(
+    greetings: tuple[Deployment, str], kube: client.ApiClient
+) -> None:
+    """A server-side dry run is judged without the environment's loopback policy: it shows what Pod Security makes
+    of the pod the Job creates, as any cluster would. The same pod with a privilege escalation is refused, so the
+    namespace really enforces."""
+    deployment, _ = greetings
+    template = deployment.pod_template()
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "as-written"}, "spec": template["spec"]}
+    admitted = dry_run_create(deployment, pod)
+    assert admitted.returncode == 0, admitted.stderr
+
+    escalating = json.loads(json.dumps(pod))
+    escalating["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    refused = dry_run_create(deployment, escalating)
+    assert refused.returncode != 0 and 'violates PodSecurity "restricted' in refused.stderr
+
+
+def dry_run_create(deployment: Deployment, manifest: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return kubectl(
+        deployment.kubeconfig,
+        "create",
+        "--dry-run=server",
+        "-n",
+        deployment.namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(manifest),
+    )
+
+
+def scheduled_jobs(kube: client.ApiClient, namespace: str) -> list[str]:
+    """The names of the Jobs the CronJob controller made on schedule (not by hand)."""
+    jobs = kube.sanitize_for_serialization(client.BatchV1Api(kube).list_namespaced_job(namespace))["items"]
+    scheduled = [
+        j for j in jobs if "batch.kubernetes.io/cronjob-scheduled-timestamp" in j["metadata"].get("annotations", {})
+    ]
+    return [str(j["metadata"]["name"]) for j in scheduled]
+
+
+def job_active(kube: client.ApiClient, namespace: str, name: str) -> bool:
+    status = client.BatchV1Api(kube).read_namespaced_job(name, namespace).status
+    return bool(status and status.active)
+
+
+def next_minute() -> datetime.datetime:
+    now = datetime.datetime.now(datetime.UTC)
+    return now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+
+
+def test_a_run_that_outlasts_the_schedule_is_neither_doubled_nor_overtaken(
+    host_helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    restricted_namespace: str,
+    tmp_path: Path,
+    helmcr_image: str,
+    hold_values: Path,
+) -> None:
+    """A run held by a hook for 100 s spans two schedule ticks: Forbid starts no second Job, and a Job started by
+    hand meanwhile, with a new CR to install, finds the run lease held and changes nothing."""
+    ns = restricted_namespace
+    deployment, _ = deployed(
+        host_helm,
+        control_plane,
+        kube,
+        ns,
+        tmp_path / "deploy",
+        helmcr_image,
+        hold_values,
+        EVERY_MINUTE,
+        timeout="100s",
+        stuckAfter="10m",
+    )
+    deployment.create("slow", {"holdHook": True})
+    wait_for(lambda: bool(scheduled_jobs(kube, ns)), "the CronJob's first scheduled Job", timeout=90)
+    (first,) = scheduled_jobs(kube, ns)
+    wait_for(lambda: releases(host_helm, ns).get("slow", (0, ""))[1] == "pending-install", "helm to wait on the hook")
+
+    deployment.create("later", {"message": "after the slow one"})
+    overtaking = deployment.run_job()
+    assert not overtaking.succeeded
+    assert "another helmcr run holds the lease" in overtaking.log
+    assert releases(host_helm, ns) == {"slow": (1, "pending-install")}
+
+    tick = next_minute()
+    wait_for(
+        lambda: datetime.datetime.now(datetime.UTC) > tick + datetime.timedelta(seconds=10),
+        "a schedule tick",
+        timeout=75,
+    )
+    assert job_active(kube, ns, first), "the first run should still be waiting on its hook"
+    assert scheduled_jobs(kube, ns) == [first]
+
+    done = deployment.wait_job(first)
+    assert not done.succeeded  # the hook never ran: helm timed out, and the CR says so
+    assert deployment.ready("slow")["reason"] == "InstallFailed"
+
+
+def test_a_job_killed_mid_upgrade_leaves_a_release_the_next_job_recovers(
+    host_helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    restricted_namespace: str,
+    tmp_path: Path,
+    helmcr_image: str,
+    hold_values: Path,
+    node: Node,
+) -> None:
+    ns = restricted_namespace
+    deployment, _ = deployed(
+        host_helm,
+        control_plane,
+        kube,
+        ns,
+        tmp_path / "deploy",
+        helmcr_image,
+        hold_values,
+        NEVER,
+        timeout="60s",
+        stuckAfter="70s",
+    )
+    deployment.create("victim", {"message": "v1"})
+    assert deployment.run_job().succeeded
+    deployment.patch("victim", {"message": "v2", "holdHook": True})
+    job = deployment.start_job()
+    wait_for(lambda: releases(host_helm, ns).get("victim", (0, ""))[1] == "pending-upgrade", "the upgrade to start")
+    wait_for(lambda: deployment.job_pod(job) is not None, "the Job's pod")
+    deleted = kubectl(
+        control_plane.kubeconfig, "delete", "pod", "-n", ns, "-l", f"job-name={job}", "--grace-period=0", "--force"
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    killed = deployment.wait_job(job)
+    assert not killed.succeeded
+    assert releases(host_helm, ns) == {"victim": (2, "pending-upgrade")}
+
+    deployment.patch("victim", {"message": "v3", "holdHook": False})
+
+    def recovered() -> bool:
+        run = deployment.run_job()
+        return run.succeeded and configmap_message(kube, ns, "victim") == "v3"
+
+    wait_for(recovered, "a later Job to recover the release", timeout=300)
+    assert releases(host_helm, ns)["victim"][1] == "deployed"
+    assert deployment.ready("victim")["reason"] == "UpgradeSucceeded"
