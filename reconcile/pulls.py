@@ -10,6 +10,7 @@ refused password costs one refused login, not one per release, and no release of
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,20 +31,22 @@ from reconcile.settings import HelmOptions
 class _Pull:
     """One chart's pull: the first caller pulls while holding ``lock``, the others wait for what it got."""
 
-    directory: Path
+    number: int  # its directory's name in the run's scratch directory
     lock: threading.Lock = field(default_factory=threading.Lock)
     chart: ChartRef | None = None
     failure: str = ""
 
 
 class RemoteCharts:
-    """Turns a remote chart into the archive pulled for this run; a local chart passes through unchanged."""
+    """Turns a remote chart into the archive pulled for this run; a local chart passes through unchanged. The
+    scratch directory is made by the first pull (a run of local charts touches no disk) and removed by
+    :meth:`close`."""
 
-    def __init__(self, helm: Helm, scratch: Path) -> None:
+    def __init__(self, helm: Helm) -> None:
         self.helm = helm
-        self.scratch = scratch
         self._lock = threading.Lock()
         self._pulls: dict[str, _Pull] = {}
+        self._scratch: Path | None = None
 
     def local(self, chart: ChartRef) -> ChartRef:
         """The chart as helm should be given it; raises :class:`ChartPullError` when it could not be pulled."""
@@ -52,16 +55,29 @@ class RemoteCharts:
         with self._lock:
             pull = self._pulls.get(chart.identity)
             if pull is None:
-                pull = self._pulls[chart.identity] = _Pull(self.scratch / str(len(self._pulls)))
+                pull = self._pulls[chart.identity] = _Pull(len(self._pulls))
         with pull.lock:
             if pull.chart is None and not pull.failure:
                 try:
-                    pull.chart = pulled_chart(chart, helm_pull.pull(self.helm, chart, pull.directory))
+                    archive = helm_pull.pull(self.helm, chart, self._directory(pull))
+                    pull.chart = pulled_chart(chart, archive)
                 except HelmcrError as error:
                     pull.failure = f"{describe(chart)} could not be pulled: {error}"
+                except OSError as error:  # a full or unwritable TMPDIR
+                    pull.failure = f"{describe(chart)} could not be pulled: {error.strerror or error}"
         if pull.chart is None:
             raise ChartPullError(pull.failure)
         return pull.chart
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _directory(self, pull: _Pull) -> Path:
+        with self._lock:
+            if self._scratch is None:
+                self._scratch = Path(tempfile.mkdtemp(prefix="helmcr-charts-"))  # 0700, the run's own
+        return self._scratch / str(pull.number)
 
     def render(
         self,
@@ -84,7 +100,9 @@ def describe(chart: ChartRef) -> str:
 
 @contextmanager
 def remote_charts(helm: Helm) -> Iterator[RemoteCharts]:
-    """For one run: the archives live in a private directory removed when the run ends (it is created even when
-    nothing is pulled, which costs a mkdir, not a helm)."""
-    with tempfile.TemporaryDirectory(prefix="helmcr-charts-") as scratch:
-        yield RemoteCharts(helm, Path(scratch))
+    """For one run: the archives are removed when it ends, however it ends."""
+    charts = RemoteCharts(helm)
+    try:
+        yield charts
+    finally:
+        charts.close()

@@ -3,12 +3,15 @@ failed pull failing only the releases that need it, each with one message, none 
 
 from __future__ import annotations
 
+import errno
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from reconcile import pulls as run_pulls
 from reconcile.adapters.kube import SECRETS, ResourceType
 from reconcile.charts import pulled_chart, resolve_chart
 from reconcile.errors import ExitCode
@@ -215,3 +218,27 @@ def test_a_pulled_chart_keeps_the_references_identity_and_reads_its_schema(tmp_p
     assert (local.identity, local.name, local.version) == (remote.identity, "memcached", "1.0.0")
     assert not local.pinned and local.source == str(tmp_path / "d" / "memcached-1.0.0.tgz")
     assert local.secret_paths and not remote.secret_paths
+
+
+def test_a_run_of_local_charts_makes_no_scratch_and_a_full_tmpdir_fails_the_pull(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[str] = []
+
+    def no_space(*args: object, **kwargs: object) -> str:
+        made.append("mkdtemp")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_pulls, "tempfile", SimpleNamespace(mkdtemp=no_space))  # helm's own temp dirs still work
+    local = World()
+    local.cr("a")
+    assert results(local.sync()) == {"a": ("install", "succeeded")} and made == []
+
+    world = remote_world()
+    publish(world, "0.1.0")
+    world.cr("a")
+    world.cr("b")
+    assert {o.message for o in world.sync().outcomes} == {
+        f"chart {OCI} 0.1.0 could not be pulled: No space left on device"
+    }
+    assert made == ["mkdtemp"] and world.helm.processes == 0
