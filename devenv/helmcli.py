@@ -37,10 +37,15 @@ class Helm:
     major: int
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        """Run ``helm *args``; raises :class:`HelmError` (with stderr) on failure unless ``check`` is False."""
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 180.0, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``helm *args``; raises :class:`HelmError` (with stderr) on failure unless ``check`` is False.
+        ``input`` is helm's standard input (a ``--password-stdin``), never shown in the error."""
         argv = [str(self.binary), *args]
-        process = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        process = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False, input=input
+        )
         if check and process.returncode != 0:
             raise HelmError(argv, process)
         return process

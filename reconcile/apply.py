@@ -2,7 +2,9 @@
 
 It only executes: each action has one way of being done (:data:`ACTIONS`), chosen by the action alone, and the
 plan already holds one step per release, so no two helm operations ever touch one release. A failing step becomes
-a failed outcome with helm's message (redacted) and its error's category, and the others go on.
+a failed outcome with helm's message (redacted) and its error's category, and the others go on. A step that
+installs or upgrades from a remote chart first gets the run's pull of it (:mod:`reconcile.pulls`), before anything
+of its release is touched.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from reconcile.errors import HelmcrError, HelmError, ObjectsRefused
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
 from reconcile.objectcheck import Namespaced, refusal_message, refusals
+from reconcile.pulls import RemoteCharts
 from reconcile.redact import redact
 from reconcile.settings import HelmOptions, ObjectRules
 
@@ -36,7 +39,8 @@ the time budget would be exceeded, the run lease was lost). It says nothing abou
 @dataclass(frozen=True)
 class Executor:
     """What carrying out one kind's steps needs: helm, the API (to unlock a stuck release), the kind's helm options,
-    and what its releases may hold (checked on a dry run first, unless the rules allow everything)."""
+    what its releases may hold (checked on a dry run first, unless the rules allow everything), and the run's
+    remote charts."""
 
     helm: Helm
     kube: Kube
@@ -44,6 +48,7 @@ class Executor:
     gate: Gate
     objects: ObjectRules
     namespaced: Namespaced  # the run's one discovery cache (the source's)
+    charts: RemoteCharts  # the run's one, shared by every kind: a chart is pulled once whichever kinds use it
 
 
 def apply_plan(
@@ -71,10 +76,21 @@ def _carry_out(step: Step, executor: Executor) -> Outcome:
     started = time.monotonic()
     secrets = secrets_of(step.desired) if step.desired else []
     try:
-        outcome = ACTIONS[step.action](step, executor, secrets)
+        local = _with_local_chart(step, executor.charts)
+        secrets = secrets_of(local.desired) if local.desired else secrets  # the pulled chart's schema may add some
+        outcome = replace(ACTIONS[step.action](local, executor, secrets), step=step)
     except HelmcrError as error:
         outcome = Outcome(step, Result.FAILED, message=redact(str(error), secrets), error=error.category)
     return replace(outcome, seconds=time.monotonic() - started, finished_at=now())
+
+
+def _with_local_chart(step: Step, charts: RemoteCharts) -> Step:
+    """The step with its chart as helm is to be given it. An uninstall needs no chart: it never waits for a pull,
+    and is never failed by one."""
+    desired = step.desired
+    if desired is None or step.action.ends_in is Action.UNINSTALL:
+        return step
+    return replace(step, desired=replace(desired, chart=charts.local(desired.chart)))
 
 
 def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:

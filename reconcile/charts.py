@@ -8,6 +8,7 @@ version, whose reference is its identity. Either way a run where nothing changed
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,21 @@ def _remote_chart(watch: Watch) -> ChartRef:
         version=watch.chart_version,
         repo_url=watch.repo,
         pinned=True,
+    )
+
+
+def pulled_chart(remote: ChartRef, archive: Path) -> ChartRef:
+    """A remote chart as the archive it was pulled to, which is what helm is given from then on. Its identity stays
+    the reference's, so pulling changes no digest; what only the files tell (values its schema marks secret, the
+    kinds its crds/ declare) is read from the archive, as for a local chart."""
+    chart = read_chart(archive)
+    return replace(
+        remote,
+        source=str(archive),
+        repo_url="",
+        pinned=False,
+        secret_paths=sensitive_paths(_schema(chart)),
+        crd_kinds=_crd_kinds(chart),
     )
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconcile.clock import GO_DURATION, parse_duration
 from reconcile.errors import ConfigError
@@ -53,6 +54,18 @@ class Fields:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise self.fail(f"{where}.{name}", f"expected a string, got {type_name(value)}")
         return str(value)
+
+    def source(self, mapping: Mapping[str, Any], name: str, where: str) -> str:
+        """Where a chart comes from (a path, or a repository or registry URL). Credentials in a URL would reach
+        helm's command line and every message that names the chart: they belong in helm's own configs."""
+        value = self.required(mapping, name, where) if name == "chart" else self.text(mapping, name, where)
+        if "://" in value and "@" in urlsplit(value).netloc:
+            raise self.fail(
+                f"{where}.{name}",
+                "holds credentials (user:password@ in the URL; not repeated here): put them in helm's registry "
+                "config (HELM_REGISTRY_CONFIG) or repository config (HELM_REPOSITORY_CONFIG), see docs/deploy.md",
+            )
+        return value
 
     def mapping(self, mapping: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
         value = mapping.get(name) or {}

@@ -131,6 +131,13 @@ class ChartError(HelmcrError):
     category = "chart"
 
 
+class ChartPullError(ChartError):
+    """A remote chart could not be pulled (credentials refused, version missing, registry unreachable): only the
+    releases that need it this run fail, and nothing of them is touched."""
+
+    category = "pull-failed"
+
+
 class LeaseHeldError(HelmcrError):
     """Another run holds the run lease; this run changed nothing."""
 

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from reconcile.adapters.helm import Helm
 from reconcile.adapters.helm_storage import read_release
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
 from reconcile.assess import Inventory
@@ -27,6 +26,7 @@ from reconcile.manifests import release_manifest
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.objectcheck import KindScopes, namespaced_offline
 from reconcile.observed import observed_releases
+from reconcile.pulls import RemoteCharts
 from reconcile.settings import Scope, Selector, Watch
 
 NAMES_PER_QUERY = 100
@@ -40,7 +40,7 @@ DeployedReader = Callable[[Step], Deployed]
 class Source(Protocol):
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory: ...
 
-    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader: ...
+    def deployed(self, watch: Watch, charts: RemoteCharts) -> DeployedReader: ...
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         """Whether objects of a kind live in a namespace, for the object check of a preview."""
@@ -92,8 +92,8 @@ class ClusterSource:
             policy=watch.policy,
         )
 
-    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader:
-        """The values and manifest stored in the release's latest record."""
+    def deployed(self, watch: Watch, charts: RemoteCharts) -> DeployedReader:
+        """The values and manifest stored in the release's latest record (no chart is rendered or pulled)."""
 
         def read(step: Step) -> Deployed:
             assert step.observed is not None, "only a step on an existing release has a deployed side"
@@ -158,13 +158,13 @@ class OfflineSource:
             desired=tuple(selected(self.files)), owned=owned, adopt=watch.adopt, now=time.time(), policy=watch.policy
         )
 
-    def deployed(self, watch: Watch, helm: Helm) -> DeployedReader:
+    def deployed(self, watch: Watch, charts: RemoteCharts) -> DeployedReader:
         """What the base CR files render to."""
         base = self._deployed.get(str(watch), {})
 
         def read(step: Step) -> Deployed:
             before = base[step.key]
-            manifest = helm.render(step.key, before.chart, before.values, watch.helm, True, secrets_of(before))
+            manifest = charts.render(step.key, before.chart, before.values, watch.helm, True, secrets_of(before))
             return before.values, manifest
 
         return read

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconcile.adapters.helm import Helm
 from reconcile.desired import secrets_of
 from reconcile.diff import ReleaseDiff, release_diff
 from reconcile.errors import HelmcrError, ObjectsRefused
-from reconcile.model import Action, Plan, Step
+from reconcile.model import Action, ChartRef, Plan, Step
 from reconcile.objectcheck import Namespaced, refusal_message, refusals
 from reconcile.observe import DeployedReader
+from reconcile.pulls import RemoteCharts
 from reconcile.redact import redact
 from reconcile.settings import Watch
 
@@ -36,26 +36,39 @@ class Preview:
 
 
 def preview(
-    plans: Sequence[tuple[Watch, Plan, DeployedReader]], helm: Helm, settings: PreviewSettings, namespaced: Namespaced
+    plans: Sequence[tuple[Watch, Plan, DeployedReader]],
+    charts: RemoteCharts,
+    settings: PreviewSettings,
+    namespaced: Namespaced,
 ) -> Preview:
-    """``namespaced`` answers the object check, which a preview runs on what it renders as the real run would."""
+    """``namespaced`` answers the object check, which a preview runs on what it renders as the real run would;
+    ``charts`` renders, each remote chart pulled once for the whole preview."""
     diffs: list[ReleaseDiff] = []
     problems: list[str] = []
     for watch, plan, deployed in plans:
-        charts = {step.desired.chart for step in plan.changes if step.desired}
-        secret_paths = frozenset().union(*(chart.secret_paths for chart in charts))
+        used = {step.desired.chart for step in plan.changes if step.desired and step.action is not Action.UNINSTALL}
+        secret_paths = frozenset().union(*(_secret_paths(chart, charts) for chart in used))
         for step in plan.changes:
-            diff, problem = _diff(step, watch, helm, deployed, settings, secret_paths, namespaced)
+            diff, problem = _diff(step, watch, charts, deployed, settings, secret_paths, namespaced)
             diffs.append(diff)
             if problem:
                 problems.append(problem)
     return Preview(tuple(diffs), tuple(problems))
 
 
+def _secret_paths(chart: ChartRef, charts: RemoteCharts) -> frozenset[str]:
+    """What the chart's schema marks secret; a remote chart's schema is known once pulled (a failed pull masks
+    nothing more, and the diff of each of its releases reports it)."""
+    try:
+        return charts.local(chart).secret_paths
+    except HelmcrError:
+        return chart.secret_paths
+
+
 def _diff(
     step: Step,
     watch: Watch,
-    helm: Helm,
+    charts: RemoteCharts,
     deployed: DeployedReader,
     settings: PreviewSettings,
     secret_paths: frozenset[str],
@@ -67,7 +80,7 @@ def _diff(
     desired_manifest = ""
     if desired is not None:
         try:
-            desired_manifest = helm.render(
+            desired_manifest = charts.render(
                 step.key, desired.chart, desired.values, watch.helm, settings.client_side, secrets_of(desired)
             )
             refused = (

@@ -25,6 +25,7 @@ from reconcile.observe import ClusterSource, Source, resource_type
 from reconcile.plan import KindPlan, plan_kind, with_policies
 from reconcile.policies import policies
 from reconcile.preview import Preview, PreviewSettings, preview
+from reconcile.pulls import remote_charts
 from reconcile.settings import Config, RunOptions, Watch
 from reconcile.status import StatusWriter
 
@@ -83,9 +84,10 @@ def preview_run(
     status, no event, no lease."""
     plans, errors = plan_all(config, source, options, clock())
     outcomes = [unchanged_outcome(step) for kind in plans for step in kind.plan.steps]
-    readers = [(kind.watch, kind.plan, source.deployed(kind.watch, helm)) for kind in plans]
     summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=run_warnings(config, options))
-    return summary, preview(readers, helm, settings, source.namespaced), plans
+    with remote_charts(helm) as charts:
+        readers = [(kind.watch, kind.plan, source.deployed(kind.watch, charts)) for kind in plans]
+        return summary, preview(readers, charts, settings, source.namespaced), plans
 
 
 def plan_all(config: Config, source: Source, options: RunOptions, now: float) -> tuple[list[KindPlan], list[KindError]]:
@@ -124,11 +126,12 @@ def _apply_all(
     outcomes: list[Outcome] = []
     status_errors: list[str] = []
     kube = source.kube
-    for kind in plans:
-        writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
-        executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, source.namespaced)
-        outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
-        status_errors += writer.problems
+    with remote_charts(helm) as charts:
+        for kind in plans:
+            writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
+            executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, source.namespaced, charts)
+            outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
+            status_errors += writer.problems
     return RunSummary(
         outcomes=tuple(outcomes),
         kind_errors=tuple(errors),

@@ -131,21 +131,35 @@ class Helm:
             files = [stack.enter_context(values_file(layer)) for layer in values]
             return self.run(template_argv(release, chart, namespace, files, hooks))
 
-    def run(self, argv: Sequence[str], secrets: Sequence[str] = (), connect: bool = True, stdin: bytes = b"") -> str:
+    def run(
+        self,
+        argv: Sequence[str],
+        secrets: Sequence[str] = (),
+        connect: bool = True,
+        stdin: bytes = b"",
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """helm's standard output; a failure raises its category. ``env`` adds to helm's environment."""
+        returncode, stdout, stderr = self.call(argv, connect, stdin, env)
+        if returncode != 0:
+            raise helm_error(short_message(stderr or stdout, secrets), returncode)
+        return stdout
+
+    def call(
+        self, argv: Sequence[str], connect: bool = True, stdin: bytes = b"", env: Mapping[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        """Exit code, standard output and error of one helm, for a caller that reads a failure's output itself."""
         try:
             with tempfile.TemporaryDirectory(prefix="helmcr-helm-") as home:
                 with self._lock:
                     self.processes += 1
-                returncode, stdout, stderr = self._execute(
-                    [*argv, *(self.connection.flags(home) if connect else [])], self._helm_env(home), stdin
-                )
+                command = [*argv, *(self.connection.flags(home) if connect else [])]
+                returncode, stdout, stderr = self._execute(command, {**self._helm_env(home), **(env or {})}, stdin)
         except OSError as error:  # a full TMPDIR, a binary that is no executable (bad shebang, wrong format)
             raise HelmError(f"cannot run helm ({self.binary}): {error.strerror or error}") from None
         if returncode < 0:
             raise HelmInterrupted(f"helm was stopped by signal {-returncode} before it finished", 1)
-        if returncode != 0:
-            raise helm_error(short_message(stderr or stdout, secrets), returncode)
-        return stdout
+        return returncode, stdout, stderr
 
     def _execute(self, argv: list[str], env: dict[str, str], stdin: bytes) -> tuple[int, str, str]:
         """The process: helm in a session of its own, tracked so a signal can stop it; unit tests replace it.
@@ -174,6 +188,11 @@ class Helm:
         for process in running:
             process.terminate()
         return len(running)
+
+    @property
+    def environment(self) -> Mapping[str, str]:
+        """What helm runs with (before its scratch cache): where its registry and repository configs are."""
+        return self._env
 
     def _helm_env(self, scratch: str) -> dict[str, str]:
         """Only the cache moves to scratch: config (registry logins) and data (plugins) stay the user's own."""

@@ -2,7 +2,9 @@
 
 Flags used here exist with the same meaning in Helm 3.13+ and Helm 4 (``--wait`` alone means "watcher" in Helm 4);
 where they differ (``--atomic``, renamed ``--rollback-on-failure``) the major version chooses. Values are never on
-a command line: only the path of their file is, ``-`` (helm's standard input) for a run.
+a command line: only the path of their file is, ``-`` (helm's standard input) for a run. Neither are credentials:
+helm reads them from its registry and repository configs. A remote chart reaches an install, an upgrade or a render
+only as the archive ``pull`` fetched for the run (:mod:`reconcile.adapters.helm_pull`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def upgrade_argv(
         "upgrade",
         "--install",
         key.name,
-        chart.source,
+        _local(chart),
         "--namespace",
         key.namespace,
         "--values",
@@ -44,7 +46,7 @@ def upgrade_argv(
         "--output",
         "json",
         "--reset-values",
-        *_chart_flags(chart, options),
+        *_hook_flags(options),
         *_identity_flags(key, options),
     ]
     if options.wait:
@@ -62,11 +64,10 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
     if offline:
         hooks = not options.disable_hooks
         # without the chart's crds/: no value reaches them, and an upgrade never applies them
-        argv = template_argv(key.name, chart.source, key.namespace, [values_file], hooks, include_crds=False)
-        return argv + _source_flags(chart)
-    argv = ["upgrade", "--install", key.name, chart.source, "--namespace", key.namespace,
+        return template_argv(key.name, _local(chart), key.namespace, [values_file], hooks, include_crds=False)
+    argv = ["upgrade", "--install", key.name, _local(chart), "--namespace", key.namespace,
             "--values", str(values_file), "--dry-run=server", "--output", "json", "--reset-values"]  # fmt: skip
-    return argv + _chart_flags(chart, options) + _identity_flags(key, options)
+    return argv + _hook_flags(options) + _identity_flags(key, options)
 
 
 def _identity_flags(key: ReleaseKey, options: HelmOptions) -> list[str]:
@@ -77,18 +78,35 @@ def _identity_flags(key: ReleaseKey, options: HelmOptions) -> list[str]:
     return ["--kube-as-user", f"system:serviceaccount:{key.namespace}:{options.service_account}"]
 
 
-def _chart_flags(chart: ChartRef, options: HelmOptions) -> list[str]:
-    """Where the chart comes from and what of it is rendered: the same for a real run and its preview."""
-    return _source_flags(chart) + (["--no-hooks"] if options.disable_hooks else [])
+def _hook_flags(options: HelmOptions) -> list[str]:
+    """What of the chart is rendered: the same for a real run and its preview."""
+    return ["--no-hooks"] if options.disable_hooks else []
 
 
-def _source_flags(chart: ChartRef) -> list[str]:
-    flags = []
-    if chart.repo_url:
-        flags += ["--repo", chart.repo_url]
+def _local(chart: ChartRef) -> str:
+    """The chart as helm is given it: a directory or an archive, never a remote reference (helm would fetch it
+    again for every release, or its latest version once the pin is lost)."""
     if chart.pinned:
-        flags += ["--version", chart.version]
-    return flags
+        raise ValueError(f"remote chart {chart.source} {chart.version} must be pulled before helm renders it")
+    return chart.source
+
+
+def pull_argv(chart: ChartRef, destination: Path, repository: str = "") -> list[str]:
+    """``pull`` of a remote chart's pinned version into ``destination``: an OCI reference as it is; a repository's
+    chart as ``<repository>/<chart>`` when the repository config has an entry (``repository``) for its URL, else
+    with ``--repo`` (a public repository, no credentials)."""
+    if repository:
+        source = [f"{repository}/{chart.source}"]
+    elif chart.repo_url:
+        source = [chart.source, "--repo", chart.repo_url]
+    else:
+        source = [chart.source]
+    return ["pull", *source, "--version", chart.version, "--destination", str(destination)]
+
+
+def repo_update_argv(repository: str) -> list[str]:
+    """``repo update`` of one entry of the repository config: its index, fetched with the entry's credentials."""
+    return ["repo", "update", repository]
 
 
 def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:

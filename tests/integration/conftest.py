@@ -19,6 +19,7 @@ from kubernetes import client
 from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm, isolated_helm
 from tests.integration.node_fixtures import helmcr_image, helmcr_image_archive, node, node_slot  # noqa: F401
+from tests.integration.registry_fixtures import chart_repository, oci_registry, registry_tls  # noqa: F401
 from tests.integration.support import CACHE, Helmcr, Kind, Resources, cache_watch, install_crd
 
 DEFAULT_SERVICE_ACCOUNT_TIMEOUT = 30.0

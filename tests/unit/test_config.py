@@ -114,6 +114,20 @@ def test_each_mistake_gets_one_message_naming_file_and_field(tmp_path: Path, tex
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "chart: oci://robot:hunter22@registry.example/charts/foo, chartVersion: 1.0.0",
+        "chart: foo, repo: 'https://robot:hunter22@charts.example', chartVersion: 1.0.0",
+    ],
+)
+def test_credentials_in_a_chart_url_are_refused_without_repeating_them(tmp_path: Path, source: str) -> None:
+    path = write(tmp_path, f"- {{group: a.io, version: v1, kind: Foo, {source}}}")
+    with pytest.raises(ConfigError, match=r"holds credentials .*HELM_REGISTRY_CONFIG") as caught:
+        load_config(path, environ={})
+    assert "hunter22" not in str(caught.value)
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "nope.yaml")

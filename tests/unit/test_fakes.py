@@ -524,3 +524,27 @@ def test_the_stored_payload_is_helms_double_base64(helm: FakeHelm, kube: FakeKub
     helm.upgrade(KEY, CHART, {}, {}, OPTIONS)
     inner = base64.b64decode(kube.get(SECRETS, NS, record_name(KEY, 1))["data"]["release"])
     assert base64.b64decode(inner)[:2] == b"\x1f\x8b"  # Secret data = base64 of helm's base64 of gzip
+
+
+def test_pull_and_repo_update_behave_as_measured_with_helm_3_and_4(server: FakeApiServer, tmp_path: Path) -> None:
+    """As helm 3.22 and 4.3 did against a real repository (reconcile/adapters/helm_pull.py): a pulled chart is an
+    archive helm names <name>-<version>.tgz; ``pull <entry>/<chart>`` needs the index ``repo update`` cached; an
+    index that cannot be fetched is an exit 0 for helm 3 and 1 for helm 4, the cause on standard output."""
+    config = tmp_path / "repositories.yaml"
+    config.write_text("repositories: [{name: private, url: 'https://charts.test'}]\n")
+    env = {"HELM_REPOSITORY_CONFIG": str(config), "HELM_REPOSITORY_CACHE": str(tmp_path / "cache")}
+    helm3, helm4 = FakeHelm(server, major=3), FakeHelm(server, major=4)
+    for helm in (helm3, helm4):
+        helm.sources.publish("memcached", "0.1.0", repo="https://charts.test")
+    pull = ["pull", "private/memcached", "--version", "0.1.0", "--destination", str(tmp_path)]
+    with pytest.raises(HelmError, match=r"no cached repo found. \(try 'helm repo update'\)"):
+        helm3.run(pull, env=env)
+    assert "Successfully got an update" in helm3.run(["repo", "update", "private"], env=env)
+    helm3.run(pull, env=env)
+    assert [p.name for p in tmp_path.glob("*.tgz")] == ["memcached-0.1.0.tgz"]
+    for helm, code in ((helm3, 0), (helm4, 1)):
+        helm.fail_repo_update("private", "failed to fetch https://charts.test/index.yaml : 401 Unauthorized")
+        returncode, stdout, _ = helm.call(["repo", "update", "private"], env=env)
+        assert returncode == code and "\tfailed to fetch https://charts.test/index.yaml : 401 Unauthorized" in stdout
+    with pytest.raises(HelmError, match="no repositories found matching 'other'"):
+        helm3.run(["repo", "update", "other"], env=env)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from reconcile.adapters.helm import short_message, values_file
-from reconcile.adapters.helm_argv import uninstall_argv, upgrade_argv
+from reconcile.adapters.helm_argv import pull_argv, render_argv, repo_update_argv, uninstall_argv, upgrade_argv
 from reconcile.model import ChartRef, ReleaseKey
 from reconcile.settings import HelmOptions
 
@@ -23,14 +24,27 @@ def test_upgrade_install_passes_values_by_file_and_labels() -> None:
     assert "--set" not in argv and "--wait" not in argv and "--version" not in argv
 
 
-def test_remote_chart_is_pinned_and_wait_is_opt_in() -> None:
-    chart = ChartRef(source="redis", identity="x", repo_url="http://127.0.0.1:8879", version="1.2.3", pinned=True)
+def test_wait_is_opt_in() -> None:
+    chart = ChartRef(source="/tmp/run/0/chart/redis-1.2.3.tgz", identity="x")
     argv = upgrade_argv(KEY, chart, Path("/v"), {}, HelmOptions(wait=True, timeout_seconds=90, history_max=3))
-    assert argv[argv.index("--repo") + 1] == "http://127.0.0.1:8879"
-    assert argv[argv.index("--version") + 1] == "1.2.3"
     assert argv[argv.index("--timeout") + 1] == "90s" and argv[argv.index("--history-max") + 1] == "3"
-    assert "--wait" in argv
+    assert "--wait" in argv and "--repo" not in argv and "--version" not in argv
     assert uninstall_argv(KEY, HelmOptions(wait=True))[:4] == ["uninstall", "cache", "--namespace", "ns"]
+
+
+def test_a_remote_chart_is_pulled_at_its_pinned_version_and_never_given_to_an_install() -> None:
+    repo = ChartRef(source="redis", identity="x", repo_url="https://charts.example", version="1.2.3", pinned=True)
+    oci = ChartRef(source="oci://registry.example/charts/redis", identity="y", version="1.2.3", pinned=True)
+    tail = ["--version", "1.2.3", "--destination", "/scratch"]
+    assert pull_argv(oci, Path("/scratch")) == ["pull", "oci://registry.example/charts/redis", *tail]
+    assert pull_argv(repo, Path("/scratch")) == ["pull", "redis", "--repo", "https://charts.example", *tail]
+    assert pull_argv(repo, Path("/scratch"), repository="private") == ["pull", "private/redis", *tail]
+    assert repo_update_argv("private") == ["repo", "update", "private"]
+    for remote in (repo, oci):
+        with pytest.raises(ValueError, match="must be pulled"):
+            upgrade_argv(KEY, remote, Path("-"), {}, HelmOptions())
+        with pytest.raises(ValueError, match="must be pulled"):
+            render_argv(KEY, remote, Path("-"), HelmOptions(), offline=True)
 
 
 def test_values_file_is_private_and_removed(tmp_path: Path) -> None:

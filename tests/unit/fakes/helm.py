@@ -2,7 +2,8 @@
 
 :class:`FakeHelm` overrides nothing but ``Helm._execute``: argv building, the values file, error classification and
 process counting stay the real adapter's code. It understands exactly the command lines helmcr builds
-(``upgrade --install``, its ``--dry-run=server``, ``uninstall``, ``template``, ``version``) and refuses anything else
+(``upgrade --install``, its ``--dry-run=server``, ``uninstall``, ``template``, ``version``, and ``pull`` and ``repo
+update`` of the charts published to its :class:`~tests.unit.fakes.charts.ChartSources`) and refuses anything else
 with ``Error: fake helm does not know ...``, so a test never passes on a command the real helm would reject.
 
 What it writes are real release records, one Secret per revision, with Helm's labels (``createdAt`` when a record
@@ -36,6 +37,7 @@ from reconcile.adapters.helm_storage import CorruptRecordError, decode, encode, 
 from reconcile.adapters.kube import SECRETS
 from reconcile.model import ReleaseKey
 from tests.unit.fakes.api import FakeApiError, FakeApiServer
+from tests.unit.fakes.charts import ChartSources, PullRefused
 
 Render = Callable[[str, str, Mapping[str, Any]], str]
 Release = dict[str, Any]
@@ -49,18 +51,20 @@ RELEASE_NAME_MAX = 53
 KILLED = -9
 CONNECTION_FLAGS = frozenset({"--kubeconfig", "--kube-context"})
 VALUE_FLAGS = {
-    "upgrade": frozenset(
-        {"--namespace", "--values", "--labels", "--history-max", "--timeout", "--output", "--repo", "--version"}
-    ),
+    "upgrade": frozenset({"--namespace", "--values", "--labels", "--history-max", "--timeout", "--output"}),
     "uninstall": frozenset({"--namespace", "--timeout"}),
-    "template": frozenset({"--namespace", "--values", "--repo", "--version"}),
+    "template": frozenset({"--namespace", "--values"}),
     "version": frozenset({"--template"}),
+    "pull": frozenset({"--version", "--destination", "--repo"}),
+    "repo": frozenset(),
 }
 BOOLEAN_FLAGS = {
     "upgrade": frozenset({"--install", "--no-hooks", "--wait", "--atomic", "--reset-values", "--dry-run"}),
     "uninstall": frozenset({"--wait", "--no-hooks", "--keep-history"}),
     "template": frozenset({"--include-crds", "--skip-tests", "--no-hooks"}),
     "version": frozenset(),
+    "pull": frozenset(),
+    "repo": frozenset(),
 }
 
 
@@ -445,6 +449,7 @@ class FakeHelm(Helm):
         self.major = major
         self.renderer = render
         self.calls: list[HelmCall] = []
+        self.sources = ChartSources()
         self._scripts: list[_Script] = []
         self._fake_lock = threading.Lock()
 
@@ -466,6 +471,15 @@ class FakeHelm(Helm):
     def fail_uninstall(self, release: str, message: str, times: int = 1, namespace: str | None = None) -> None:
         """``uninstall`` exits 1 with ``message`` and leaves the records as they were."""
         self._script("uninstall", release, message, times, namespace)
+
+    def fail_pull(self, source: str, message: str, times: int = 1) -> None:
+        """``pull`` of ``source`` (an ``oci://`` reference or a chart name) exits 1 with ``message``."""
+        self._script("pull", source, message, times, None)
+
+    def fail_repo_update(self, repository: str, message: str, times: int = 1) -> None:
+        """``repo update`` cannot fetch the entry's index: helm 3 says why on stdout and exits 0 all the same,
+        helm 4 exits 1 with only the URL on stderr."""
+        self._script("repo-update", repository, message, times, None)
 
     def calls_of(self, command: str) -> list[HelmCall]:
         return [call for call in self.calls if call.command == command]
@@ -501,9 +515,11 @@ class FakeHelm(Helm):
         self._record(HelmCall(list(argv), dict(env), values if paths else None, modes))
         with self.server.lock:  # one helm operation is atomic with respect to the tests' other clients
             try:
-                return 0, self._run(argv, values), ""
+                return 0, self._run(argv, values, env), ""
             except _Failed as failure:
                 return 1, "", f"Error: {failure}\n"
+            except PullRefused as refused:
+                return 1, refused.stdout, f"Error: {refused}\n"
             except _Killed:
                 return KILLED, "", ""
 
@@ -511,10 +527,14 @@ class FakeHelm(Helm):
         with self._fake_lock:
             self.calls.append(call)
 
-    def _run(self, argv: list[str], values: dict[str, Any]) -> str:
+    def _run(self, argv: list[str], values: dict[str, Any], env: Mapping[str, str]) -> str:
         args = _parse(argv, self.major)
         if args.command == "version":
             return self._version(args)
+        if args.command == "pull":
+            return self._pull(args, env)
+        if args.command == "repo":
+            return self._repo_update(args, env)
         if args.command == "template":
             return self._template(args, values)
         if args.command == "uninstall":
@@ -532,6 +552,57 @@ class FakeHelm(Helm):
     @property
     def _atomic_flag(self) -> str:
         return "rollback-on-failure" if self.major >= 4 else "atomic"
+
+    # --- pull and repo update -----------------------------------------------------------------------------------
+
+    def _pull(self, args: _Args, env: Mapping[str, str]) -> str:
+        (reference,) = _positionals(args, 1)
+        repo, source = args.one("--repo"), reference
+        if not repo and not reference.startswith("oci://"):
+            entry, _, source = reference.partition("/")
+            repo = self._cached_index(entry, source, args.one("--version"), env)
+        script = self._take("pull", source, "")
+        if script is not None:
+            raise _Failed(script.message)
+        destination = Path(args.one("--destination", "."))
+        self.sources.pull(repo, source, args.one("--version"), destination)
+        return f"Pulled: {source}:{args.one('--version')}\n" if self.major >= 4 else ""
+
+    def _cached_index(self, entry: str, chart: str, version: str, env: Mapping[str, str]) -> str:
+        """``<entry>/<chart>`` is looked up in the index ``repo update`` cached; the entry's URL is the repository."""
+        index = Path(env["HELM_REPOSITORY_CACHE"]) / f"{entry}-index.yaml"
+        if not index.is_file():
+            raise _Failed(f"no cached repo found. (try 'helm repo update'): open {index}: no such file or directory")
+        cached = yaml.safe_load(index.read_text())
+        if version not in cached["entries"].get(chart, []):
+            raise _Failed(
+                f'chart "{chart}" matching {version} not found in {entry} index. (try \'helm repo update\'): '
+                f"no chart version found for {chart}-{version}"
+            )
+        return str(cached["url"])
+
+    def _repo_update(self, args: _Args, env: Mapping[str, str]) -> str:
+        if args.positionals[:1] != ["update"] or len(args.positionals) != 2:
+            raise _Failed(f"fake helm does not know repo {args.positionals}; it knows repo update NAME")
+        name = args.positionals[1]
+        config = Path(env.get("HELM_REPOSITORY_CONFIG", "/nonexistent"))
+        if not config.is_file():
+            raise _Failed("no repositories found. You must add one before updating")
+        entries = {e["name"]: e for e in (yaml.safe_load(config.read_text()) or {}).get("repositories") or []}
+        if name not in entries:
+            raise _Failed(f"no repositories found matching '{name}'.  Nothing will be updated")
+        url = str(entries[name]["url"])
+        out = "Hang tight while we grab the latest from your chart repositories...\n"
+        script = self._take("repo-update", name, "")
+        if script is not None:
+            out += f'...Unable to get an update from the "{name}" chart repository ({url}):\n\t{script.message}\n'
+            if self.major >= 4:
+                raise PullRefused(f"failed to update the following repositories: [{url}]", stdout=out)
+            return out + "Update Complete. ⎈Happy Helming!⎈\n"
+        cache = Path(env["HELM_REPOSITORY_CACHE"])
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / f"{name}-index.yaml").write_text(yaml.safe_dump({"url": url, "entries": self.sources.index(url)}))
+        return out + f'...Successfully got an update from the "{name}" chart repository\nUpdate Complete.\n'
 
     # --- rendering --------------------------------------------------------------------------------------------
 
