@@ -7,6 +7,7 @@ processes a run started is read from that log, not from helmcr's own report.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -293,3 +294,9 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subproces
         timeout=60,
         check=False,
     )
+
+
+def served(log: Path, request: str) -> int:
+    """How many times a server answered ``request`` (e.g. ``GET /x/index.yaml``) with 200, from its own log."""
+    pattern = re.compile(rf'"{re.escape(request)} HTTP/[\d.]+" 200 ')
+    return sum(1 for line in log.read_text().splitlines() if pattern.search(line))

@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 
 from devenv.controlplane import LOOPBACK_RUNTIME_CLASS, ControlPlane
 from devenv.helmcli import Helm, isolated_helm
 from devenv.node import Node
+from devenv.registry import ChartRepository, OciRegistry
 from tests.integration.cronjob_support import Deployment, deploy, digest_key
 from tests.integration.node_fixtures import E2E_CHARTS
-from tests.integration.support import kubectl, releases, wait_for
+from tests.integration.support import kubectl, releases, served, wait_for
 
 NEVER = "0 0 1 1 *"  # runs are started by hand (kubectl create job --from), at once and one at a time
 EVERY_MINUTE = "* * * * *"
@@ -294,3 +296,104 @@ def test_a_job_killed_mid_upgrade_leaves_a_release_the_next_job_recovers(
     wait_for(recovered, "a later Job to recover the release", timeout=300)
     assert releases(host_helm, ns)["victim"][1] == "deployed"
     assert deployment.ready("victim")["reason"] == "UpgradeSucceeded"
+
+
+CHART_CREDENTIALS = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {cronjob}
+  namespace: {namespace}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: helmcr
+              env:
+                - name: HELM_REGISTRY_CONFIG
+                  value: /etc/helmcr-charts/registry/config.json
+                - name: HELM_REPOSITORY_CONFIG
+                  value: /etc/helmcr-charts/repositories/repositories.yaml
+                - name: SSL_CERT_FILE
+                  value: /etc/helmcr-charts/ca/ca-bundle.pem
+              volumeMounts:
+                - {{name: chart-registry, mountPath: /etc/helmcr-charts/registry, readOnly: true}}
+                - {{name: chart-repositories, mountPath: /etc/helmcr-charts/repositories, readOnly: true}}
+                - {{name: chart-ca, mountPath: /etc/helmcr-charts/ca, readOnly: true}}
+          volumes:
+            - name: chart-registry
+              secret:
+                secretName: helmcr-registry
+                items: [{{key: .dockerconfigjson, path: config.json}}]
+            - name: chart-repositories
+              secret: {{secretName: helmcr-chart-repositories}}
+            - name: chart-ca
+              configMap: {{name: helmcr-chart-ca}}
+"""
+
+
+def mount_chart_credentials(
+    deployment: Deployment, registry: OciRegistry, repository: ChartRepository, helm: Helm, url: str, work: Path
+) -> None:
+    """The Secrets and the CronJob patch of docs/deploy.md ("Charts from a registry or a repository"), as written
+    there: credentials made without a password on any command line, mounted read-only."""
+    ns, kubeconfig = deployment.namespace, deployment.kubeconfig
+    docker_config = registry.write_docker_config(work / "config.json")
+    repositories = repository.add_to(helm, "team", work / "repositories.yaml", url)
+    for made in (
+        kubectl(kubeconfig, "-n", ns, "create", "secret", "generic", "helmcr-registry",
+                "--type=kubernetes.io/dockerconfigjson", f"--from-file=.dockerconfigjson={docker_config}"),
+        kubectl(kubeconfig, "-n", ns, "create", "secret", "generic", "helmcr-chart-repositories",
+                f"--from-file=repositories.yaml={repositories}"),
+        kubectl(kubeconfig, "-n", ns, "create", "configmap", "helmcr-chart-ca",
+                f"--from-file=ca-bundle.pem={registry.ca_cert}"),
+    ):  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    (deployment.out / "chart-credentials.yaml").write_text(
+        CHART_CREDENTIALS.format(cronjob=deployment.cronjob, namespace=ns)
+    )
+    kustomization = yaml.safe_load((deployment.out / "kustomization.yaml").read_text())
+    kustomization["patches"] = [{"path": "chart-credentials.yaml"}]
+    (deployment.out / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+
+
+@pytest.mark.parametrize("source", ["oci", "repo"])
+def test_cronjob_pods_install_charts_from_a_registry_and_a_repository_pulling_once(
+    source: str,
+    host_helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    restricted_namespace: str,
+    tmp_path: Path,
+    helmcr_image: str,
+    hold_values: Path,
+    oci_registry: OciRegistry,
+    chart_repository: ChartRepository,
+) -> None:
+    ns = restricted_namespace
+    host_helm.run("package", str(E2E_CHARTS["greeting"]), "--destination", str(tmp_path))
+    package = tmp_path / "greeting-1.0.0.tgz"
+    reference = oci_registry.push(host_helm, package, ns)
+    url = chart_repository.publish(host_helm, package, ns)
+    remote = {"oci": {"chart": reference}, "repo": {"repo": url, "chart": "greeting"}}[source]
+    deployment, _ = deployed(
+        host_helm, control_plane, kube, ns, tmp_path / "deploy", helmcr_image, hold_values, NEVER,
+        **remote, chartVersion="1.0.0",
+    )  # fmt: skip
+    mount_chart_credentials(deployment, oci_registry, chart_repository, host_helm, url, tmp_path)
+    deployment.apply()
+    for name in ("first", "second"):
+        deployment.create(name, {"message": f"{name} from {source}"})
+
+    run = deployment.run_job()
+    assert run.succeeded, run.log
+    assert releases(host_helm, ns) == {"first": (1, "deployed"), "second": (1, "deployed")}
+    assert configmap_message(kube, ns, "second") == f"second from {source}"
+    pulls = {
+        "oci": served(oci_registry.log_path, f"GET /v2/{ns}/greeting/manifests/1.0.0"),
+        "repo": served(chart_repository.log_path, f"GET /{ns}/greeting-1.0.0.tgz"),
+    }
+    assert pulls[source] == 1, "one pull for the run, not one per release"
+    assert oci_registry.password not in run.log and chart_repository.password not in run.log

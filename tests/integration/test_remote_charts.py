@@ -8,7 +8,6 @@ The counts are helm processes (the wrapper's log) and the servers' own logs, nev
 from __future__ import annotations
 
 import json
-import re
 import ssl
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.integration.support import (
     cache_watch,
     install_crd,
     release_records,
+    served,
 )
 
 NAMES = ("alpha", "beta", "gamma")
@@ -63,12 +63,6 @@ def sync(helmcr: Helmcr, namespace: str, env: dict[str, str]) -> tuple[Any, list
     before = len(helm_commands(helmcr, 0))
     run = helmcr.sync("-n", namespace, "-o", "json", env=env)
     return run, helm_commands(helmcr, before)
-
-
-def served(log: Path, request: str) -> int:
-    """How many times a server answered ``request`` (e.g. ``GET /x/index.yaml``) with 200, from its own log."""
-    pattern = re.compile(rf'"{re.escape(request)} HTTP/[\d.]+" 200 ')
-    return sum(1 for line in log.read_text().splitlines() if pattern.search(line))
 
 
 def assert_ready(caches: Resources, reason: str, version: str, revision: int) -> None:

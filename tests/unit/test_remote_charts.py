@@ -192,7 +192,7 @@ def test_a_version_missing_from_the_index_names_chart_and_version(tmp_path: Path
     world.cr("a")
     (outcome,) = world.sync().outcomes
     assert outcome.message == (
-        f"chart memcached 9.9.9 from {REPO} could not be pulled: chart \"memcached\" matching 9.9.9 not found in "
+        f'chart memcached 9.9.9 from {REPO} could not be pulled: chart "memcached" matching 9.9.9 not found in '
         "private index. (try 'helm repo update'): no chart version found for memcached-9.9.9"
     )
 

@@ -576,7 +576,7 @@ class FakeHelm(Helm):
         cached = yaml.safe_load(index.read_text())
         if version not in cached["entries"].get(chart, []):
             raise _Failed(
-                f'chart "{chart}" matching {version} not found in {entry} index. (try \'helm repo update\'): '
+                f"chart \"{chart}\" matching {version} not found in {entry} index. (try 'helm repo update'): "
                 f"no chart version found for {chart}-{version}"
             )
         return str(cached["url"])
