@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import bcrypt
 import yaml
@@ -79,8 +80,8 @@ def trusting(helm: Helm, tls: Tls) -> Helm:
     return replace(helm, env={**helm.env, "SSL_CERT_FILE": str(tls.ca_cert)})
 
 
-class OciRegistry:
-    """``registry serve`` on 127.0.0.1:<free port>, TLS and htpasswd auth, storage in ``directory``."""
+class _PasswordServer:
+    """What both chart sources share: a directory, a TLS identity, one user with a random password, a context."""
 
     def __init__(self, directory: Path, tls: Tls, username: str = USERNAME, password: str = "") -> None:
         self.directory = directory
@@ -88,6 +89,32 @@ class OciRegistry:
         self.username = username
         self.password = password or secrets.token_urlsafe(18)
         self.port = 0
+
+    @property
+    def ca_cert(self) -> Path:
+        """The CA to trust (``SSL_CERT_FILE``) for this server."""
+        return self.tls.ca_cert
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class OciRegistry(_PasswordServer):
+    """``registry serve`` on 127.0.0.1:<free port>, TLS and htpasswd auth, storage in ``directory``."""
+
+    def __init__(self, directory: Path, tls: Tls, username: str = USERNAME, password: str = "") -> None:
+        super().__init__(directory, tls, username, password)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,23 +127,10 @@ class OciRegistry:
         return f"oci://{self.host}"
 
     @property
-    def ca_cert(self) -> Path:
-        """The CA to trust (``SSL_CERT_FILE``) for this registry."""
-        return self.tls.ca_cert
-
-    @property
     def log_path(self) -> Path:
         return self.directory / "registry.log"
 
-    def __enter__(self) -> OciRegistry:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> OciRegistry:
+    def start(self) -> Self:
         command = binaries.binary("distribution", "registry")  # may build it first: before anything is started
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port(set())
@@ -181,7 +195,7 @@ class OciRegistry:
         return f"{self.url}/{repository}/{_chart_name(package)}"
 
 
-class ChartRepository:
+class ChartRepository(_PasswordServer):
     """A chart repository (``index.yaml`` + archives) served from ``directory`` over HTTPS with basic auth.
 
     Each ``path`` under it is a repository of its own (``<url>/<path>``), so tests sharing one server never see
@@ -189,11 +203,7 @@ class ChartRepository:
     """
 
     def __init__(self, directory: Path, tls: Tls, username: str = USERNAME, password: str = "") -> None:
-        self.directory = directory
-        self.tls = tls
-        self.username = username
-        self.password = password or secrets.token_urlsafe(18)
-        self.port = 0
+        super().__init__(directory, tls, username, password)
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -202,23 +212,10 @@ class ChartRepository:
         return f"https://127.0.0.1:{self.port}"
 
     @property
-    def ca_cert(self) -> Path:
-        """The CA to trust (``SSL_CERT_FILE``) for this repository."""
-        return self.tls.ca_cert
-
-    @property
     def log_path(self) -> Path:
         return self.directory / "requests.log"
 
-    def __enter__(self) -> ChartRepository:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def start(self) -> ChartRepository:
+    def start(self) -> Self:
         (self.directory / "charts").mkdir(parents=True, exist_ok=True)
         self.port = free_port(set())
         handler = _handler(self.directory / "charts", self.log_path, f"{self.username}:{self.password}")

@@ -10,7 +10,7 @@ import datetime
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import yaml
@@ -18,7 +18,6 @@ from kubernetes import client
 
 from devenv.controlplane import LOOPBACK_RUNTIME_CLASS, ControlPlane
 from devenv.helmcli import Helm, isolated_helm
-from devenv.node import Node
 from devenv.registry import ChartRepository, OciRegistry
 from tests.integration.cronjob_support import Deployment, deploy, digest_key
 from tests.integration.node_fixtures import E2E_CHARTS
@@ -49,39 +48,12 @@ def hold_values(tmp_path: Path) -> Path:
     return path
 
 
-def deployed(
-    host_helm: Helm,
-    control_plane: ControlPlane,
-    kube: client.ApiClient,
-    namespace: str,
-    out: Path,
-    image: str,
-    hold_values: Path,
-    schedule: str,
-    **config: Any,
-) -> tuple[Deployment, str]:
-    deployment = deploy(
-        host_helm,
-        control_plane.kubeconfig,
-        kube,
-        namespace,
-        out,
-        E2E_CHARTS["greeting"],
-        "--image",
-        image,
-        "--schedule",
-        schedule,
-        "--values",
-        str(hold_values),
-    )
-    if config:
-        deployment.edit_config(**config)
-    digest_key(control_plane.kubeconfig, namespace)
-    return deployment, deployment.apply()
+class Deploy(Protocol):
+    def __call__(self, schedule: str, **config: Any) -> tuple[Deployment, str]: ...
 
 
 @pytest.fixture
-def greetings(
+def deploy_greeting(
     host_helm: Helm,
     control_plane: ControlPlane,
     kube: client.ApiClient,
@@ -89,10 +61,27 @@ def greetings(
     tmp_path: Path,
     helmcr_image: str,
     hold_values: Path,
-) -> tuple[Deployment, str]:
-    return deployed(
-        host_helm, control_plane, kube, restricted_namespace, tmp_path / "deploy", helmcr_image, hold_values, NEVER
-    )
+) -> Deploy:
+    """Scaffold the greeting chart for the test's restricted namespace with the image and a schedule, edit the
+    config with ``config`` as a user would, and apply it; returns the deployment and kubectl's warnings."""
+
+    def deploy_with(schedule: str, **config: Any) -> tuple[Deployment, str]:
+        flags = ("--image", helmcr_image, "--schedule", schedule, "--values", str(hold_values))
+        chart = E2E_CHARTS["greeting"]
+        deployment = deploy(
+            host_helm, control_plane.kubeconfig, kube, restricted_namespace, tmp_path / "deploy", chart, *flags
+        )
+        if config:
+            deployment.edit_config(**config)
+        digest_key(control_plane.kubeconfig, restricted_namespace)
+        return deployment, deployment.apply()
+
+    return deploy_with
+
+
+@pytest.fixture
+def greetings(deploy_greeting: Deploy) -> tuple[Deployment, str]:
+    return deploy_greeting(NEVER)
 
 
 def configmap_message(kube: client.ApiClient, namespace: str, release: str) -> str | None:
@@ -202,29 +191,12 @@ def next_minute() -> datetime.datetime:
 
 
 def test_a_run_that_outlasts_the_schedule_is_neither_doubled_nor_overtaken(
-    host_helm: Helm,
-    control_plane: ControlPlane,
-    kube: client.ApiClient,
-    restricted_namespace: str,
-    tmp_path: Path,
-    helmcr_image: str,
-    hold_values: Path,
+    deploy_greeting: Deploy, host_helm: Helm, kube: client.ApiClient, restricted_namespace: str
 ) -> None:
     """A run held by a hook for 100 s spans two schedule ticks: Forbid starts no second Job, and a Job started by
     hand meanwhile, with a new CR to install, finds the run lease held and changes nothing."""
     ns = restricted_namespace
-    deployment, _ = deployed(
-        host_helm,
-        control_plane,
-        kube,
-        ns,
-        tmp_path / "deploy",
-        helmcr_image,
-        hold_values,
-        EVERY_MINUTE,
-        timeout="100s",
-        stuckAfter="10m",
-    )
+    deployment, _ = deploy_greeting(EVERY_MINUTE, timeout="100s", stuckAfter="10m")
     deployment.create("slow", {"holdHook": True})
     wait_for(lambda: bool(scheduled_jobs(kube, ns)), "the CronJob's first scheduled Job", timeout=90)
     (first,) = scheduled_jobs(kube, ns)
@@ -251,28 +223,14 @@ def test_a_run_that_outlasts_the_schedule_is_neither_doubled_nor_overtaken(
 
 
 def test_a_job_killed_mid_upgrade_leaves_a_release_the_next_job_recovers(
+    deploy_greeting: Deploy,
     host_helm: Helm,
     control_plane: ControlPlane,
     kube: client.ApiClient,
     restricted_namespace: str,
-    tmp_path: Path,
-    helmcr_image: str,
-    hold_values: Path,
-    node: Node,
 ) -> None:
     ns = restricted_namespace
-    deployment, _ = deployed(
-        host_helm,
-        control_plane,
-        kube,
-        ns,
-        tmp_path / "deploy",
-        helmcr_image,
-        hold_values,
-        NEVER,
-        timeout="60s",
-        stuckAfter="70s",
-    )
+    deployment, _ = deploy_greeting(NEVER, timeout="60s", stuckAfter="70s")
     deployment.create("victim", {"message": "v1"})
     assert deployment.run_job().succeeded
     deployment.patch("victim", {"message": "v2", "holdHook": True})
@@ -362,13 +320,11 @@ def mount_chart_credentials(
 @pytest.mark.parametrize("source", ["oci", "repo"])
 def test_cronjob_pods_install_charts_from_a_registry_and_a_repository_pulling_once(
     source: str,
+    deploy_greeting: Deploy,
     host_helm: Helm,
-    control_plane: ControlPlane,
     kube: client.ApiClient,
     restricted_namespace: str,
     tmp_path: Path,
-    helmcr_image: str,
-    hold_values: Path,
     oci_registry: OciRegistry,
     chart_repository: ChartRepository,
 ) -> None:
@@ -378,10 +334,7 @@ def test_cronjob_pods_install_charts_from_a_registry_and_a_repository_pulling_on
     reference = oci_registry.push(host_helm, package, ns)
     url = chart_repository.publish(host_helm, package, ns)
     remote = {"oci": {"chart": reference}, "repo": {"repo": url, "chart": "greeting"}}[source]
-    deployment, _ = deployed(
-        host_helm, control_plane, kube, ns, tmp_path / "deploy", helmcr_image, hold_values, NEVER,
-        **remote, chartVersion="1.0.0",
-    )  # fmt: skip
+    deployment, _ = deploy_greeting(NEVER, **remote, chartVersion="1.0.0")
     mount_chart_credentials(deployment, oci_registry, chart_repository, host_helm, url, tmp_path)
     deployment.apply()
     for name in ("first", "second"):
