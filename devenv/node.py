@@ -29,7 +29,7 @@ from typing import IO
 from kubernetes import client
 
 from devenv import binaries, nodehost, ocilayout, processes
-from devenv.controlplane import ControlPlane, free_port
+from devenv.controlplane import SERVICE_CLUSTER_IP_RANGE, ControlPlane, free_port
 from devenv.nodeconfig import (
     LOOPBACK_ONLY_CNI,
     NODE_NAME,
@@ -158,8 +158,10 @@ class Node:
         self._ctr_binary = commands["ctr"]  # every later ctr call (imports by the tests) goes to this node
         with self._phase("host"):
             self.paths.logs.mkdir(parents=True)
-            nodehost.HostRecord.take(CGROUP).save(self.paths.host_record)
+            record = nodehost.HostRecord.take(CGROUP, blackholes=[SERVICE_CLUSTER_IP_RANGE])
+            record.save(self.paths.host_record)
             nodehost.create_cgroups(CGROUP)
+            nodehost.add_blackholes(record)
         with self._phase("containerd"):
             self._start_containerd(commands)
         with self._phase("pause image"):

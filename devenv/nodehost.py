@@ -9,6 +9,7 @@ one (:func:`undo`), not left for a person to find.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -39,18 +40,21 @@ class HostStateError(RuntimeError):
 
 @dataclass(frozen=True)
 class HostRecord:
-    """The host as it was before a node started: sysctl values, which fixed paths existed, the cgroup name."""
+    """The host as it was before a node started: sysctl values, which fixed paths existed, the cgroup name, and the
+    blackhole routes the node adds (recorded before they are added, so a killed run's are removed too)."""
 
     sysctls: dict[str, str]
     existing_paths: list[str]
     cgroup: str
+    blackholes: list[str]
 
     @classmethod
-    def take(cls, cgroup: str) -> HostRecord:
+    def take(cls, cgroup: str, blackholes: list[str]) -> HostRecord:
         return cls(
             sysctls={name: _sysctl_path(name).read_text().strip() for name in KUBELET_SYSCTLS},
             existing_paths=[str(path) for path in FIXED_PATHS if path.exists()],
             cgroup=cgroup,
+            blackholes=[cidr for cidr in blackholes if not overlaps_local_network(cidr)],
         )
 
     def save(self, path: Path) -> None:
@@ -61,7 +65,29 @@ class HostRecord:
     @classmethod
     def load(cls, path: Path) -> HostRecord:
         data = json.loads(path.read_text())
-        return cls(dict(data["sysctls"]), list(data["existing_paths"]), str(data["cgroup"]))
+        return cls(dict(data["sysctls"]), list(data["existing_paths"]), str(data["cgroup"]), list(data["blackholes"]))
+
+
+def overlaps_local_network(cidr: str) -> bool:
+    """A blackhole over the machine's own network would cut it off: such a range is left alone."""
+    network = ipaddress.ip_network(cidr)
+    shown = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False).stdout
+    addresses = [ipaddress.ip_interface(field.split()[3]) for field in shown.splitlines() if len(field.split()) > 3]
+    return any(address.network.overlaps(network) for address in addresses)
+
+
+def add_blackholes(record: HostRecord) -> None:
+    """Traffic to these ranges (the Service range) is dropped on this host: with no kube-proxy, a pod that dialled a
+    Service IP would otherwise send it off the machine through the default route."""
+    for cidr in record.blackholes:
+        added = subprocess.run(["ip", "route", "add", "blackhole", cidr], capture_output=True, text=True, check=False)
+        if added.returncode != 0 and "File exists" not in added.stderr:
+            raise HostStateError(f"ip route add blackhole {cidr} failed: {added.stderr.strip()}")
+
+
+def remove_blackholes(record: HostRecord) -> None:
+    for cidr in record.blackholes:
+        subprocess.run(["ip", "route", "del", "blackhole", cidr], capture_output=True, check=False)
 
 
 def _sysctl_path(name: str) -> Path:
@@ -157,7 +183,8 @@ def unmount_all(root: Path) -> None:
 
 
 def restore(record: HostRecord) -> None:
-    """Put sysctls back and remove the fixed paths that did not exist before the node."""
+    """Put sysctls back, remove the node's routes and the fixed paths that did not exist before the node."""
+    remove_blackholes(record)
     for name, value in record.sysctls.items():
         path = _sysctl_path(name)
         if path.read_text().strip() != value:

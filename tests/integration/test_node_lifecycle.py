@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes import client
 
 from devenv import binaries, nodehost
-from devenv.controlplane import ControlPlane
+from devenv.controlplane import SERVICE_CLUSTER_IP_RANGE, ControlPlane
 from devenv.node import CGROUP, NODE_ROOT, Node
 from devenv.nodeconfig import TAINT_KEY
 from tests.integration.node_fixtures import NodeSlot
@@ -29,11 +29,17 @@ NODE_COMPONENTS = ("kubernetes-node", "containerd", "runc")
 class HostState:
     sysctls: dict[str, str]
     fixed_paths: set[str]
+    routes: str
 
     @classmethod
     def read(cls) -> HostState:
-        record = nodehost.HostRecord.take(CGROUP)
-        return cls(record.sysctls, set(record.existing_paths))
+        record = nodehost.HostRecord.take(CGROUP, blackholes=[])
+        return cls(record.sysctls, set(record.existing_paths), service_range_routes())
+
+
+def service_range_routes() -> str:
+    shown = subprocess.run(["ip", "route", "show", SERVICE_CLUSTER_IP_RANGE], capture_output=True, text=True)
+    return shown.stdout.strip()
 
 
 def node_processes() -> list[str]:
@@ -59,6 +65,7 @@ def leftovers(before: HostState) -> list[str]:
     changed = {name: value for name, value in after.sysctls.items() if before.sysctls[name] != value}
     problems += [f"sysctl {name}={value} (was {before.sysctls[name]})" for name, value in changed.items()]
     problems += [f"path {p} appeared" for p in after.fixed_paths - before.fixed_paths]
+    problems += [f"route {after.routes!r} (was {before.routes!r})"] if after.routes != before.routes else []
     problems += [f"{NODE_ROOT} still exists"] if NODE_ROOT.exists() else []
     return problems
 
@@ -99,6 +106,7 @@ def test_node_runs_pods_of_local_images_only_and_leaves_nothing_behind(
         assert running["spec"]["hostNetwork"] and running["spec"]["nodeName"] == "127.0.0.1"
         env = {e["name"]: e["value"] for e in running["spec"]["containers"][0]["env"]}
         assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+        assert service_range_routes().startswith("blackhole"), "the Service range must not leave the machine"
         assert nodehost.mounts_under(NODE_ROOT), "the pod's volumes should be mounted under the node's directory"
         foreign = read_pod(kube, namespace, "foreign")
         assert foreign["status"]["phase"] == "Pending" and "nodeName" not in foreign["spec"]
@@ -110,7 +118,7 @@ def test_node_runs_pods_of_local_images_only_and_leaves_nothing_behind(
 KILLED_RUN = """
 import sys, time
 from kubernetes import client
-from devenv.controlplane import ControlPlane
+from devenv.controlplane import SERVICE_CLUSTER_IP_RANGE, ControlPlane
 from devenv.node import Node
 with ControlPlane() as plane, Node(plane) as node:
     core = client.CoreV1Api(plane.admin_client())
