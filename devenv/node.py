@@ -135,7 +135,7 @@ class Node:
         atexit.unregister(self.stop)
         try:
             if "kubelet" in self._processes and self._processes["kubelet"].poll() is None:
-                self._drain()
+                self._drain_or_say_why()
             processes.terminate(reversed(list(self._processes.values())), self.grace_seconds)
             nodehost.undo(self.paths.root, self.paths.host_record)
         finally:
@@ -324,6 +324,13 @@ class Node:
         remove_leftovers(self.paths)
 
     # --- teardown ---------------------------------------------------------------------------------------------------
+
+    def _drain_or_say_why(self) -> None:
+        """Draining needs the API server; without it the kubelet cannot unmount, and the undo below does instead."""
+        try:
+            self._drain()
+        except Exception as error:  # an API server already gone: any client error, none of which may stop the undo
+            print(f"devenv: could not drain the node's pods ({error}); removing them by hand", file=sys.stderr)
 
     def _drain(self) -> None:
         """Delete the node's pods and wait (bounded) for the kubelet to confirm: it tears down their mounts."""

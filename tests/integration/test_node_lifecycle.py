@@ -115,6 +115,24 @@ def test_node_runs_pods_of_local_images_only_and_leaves_nothing_behind(
     assert leftovers(before) == []
 
 
+def test_a_node_stopped_while_the_api_server_is_down_still_leaves_nothing_behind(
+    node_slot: NodeSlot, control_plane: ControlPlane, kube: client.ApiClient, namespace: str
+) -> None:
+    """No API server, no drain: the kubelet cannot take its pods down, so the stop does it by hand."""
+    node_slot.release()
+    before = HostState.read()
+    node = Node(control_plane).start()
+    try:
+        create(control_plane.kubeconfig, namespace, pod("orphaned", node.pause_image))
+        wait_for(lambda: read_pod(kube, namespace, "orphaned")["status"]["phase"] == "Running", "the pod to run")
+        control_plane.stop_component("kube-apiserver")
+        node.stop()
+    finally:
+        control_plane.start_component("kube-apiserver")
+        node.stop()
+    assert leftovers(before) == []
+
+
 KILLED_RUN = """
 import sys, time
 from kubernetes import client
