@@ -124,12 +124,18 @@ class Helm:
         return release_manifest(_json(output), with_hooks=not options.disable_hooks)
 
     def template(
-        self, release: str, chart: str, namespace: str, values: Sequence[Mapping[str, Any]], hooks: bool
+        self,
+        release: str,
+        chart: str,
+        namespace: str,
+        values: Sequence[Mapping[str, Any]],
+        hooks: bool,
+        kube_version: str = "",
     ) -> str:
         """The rendered manifests; each values layer is a file, later layers win as with repeated ``--values``."""
         with ExitStack() as stack:
             files = [stack.enter_context(values_file(layer)) for layer in values]
-            return self.run(template_argv(release, chart, namespace, files, hooks))
+            return self.run(template_argv(release, chart, namespace, files, hooks, kube_version=kube_version))
 
     def run(
         self,
@@ -241,8 +247,13 @@ def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
     stderr = redact(stderr, secrets)  # before lines are joined: a multi-line secret spans them
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     starts = [index for index, line in enumerate(lines) if line.startswith("Error:")]
-    detail = lines[starts[-1] :] if starts else lines[-3:]
-    text = " ".join(detail).removeprefix("Error:").strip() or "helm failed"
+    panics = [line for line in lines if line.startswith("panic:")]
+    if starts:
+        text = " ".join(lines[starts[-1] :]).removeprefix("Error:").strip()
+    elif panics:  # a Go stack trace: the panic line says what went wrong, its last lines only where
+        text = f"helm crashed: {panics[0]}"
+    else:
+        text = " ".join(lines[-3:]) or "helm failed"
     text = redact(text, secrets)
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 

@@ -120,12 +120,21 @@ def uninstall_argv(key: ReleaseKey, options: HelmOptions) -> list[str]:
 
 
 def template_argv(
-    release: str, chart: str, namespace: str, values_files: Sequence[Path], hooks: bool, include_crds: bool = True
+    release: str,
+    chart: str,
+    namespace: str,
+    values_files: Sequence[Path],
+    hooks: bool,
+    include_crds: bool = True,
+    kube_version: str = "",
 ) -> list[str]:
     """``template``: what an install would create, offline (scaffold's RBAC, the offline preview, the object
-    check's fallback): tests left out, as ``helm install`` does; CRDs only where asked (scaffold's RBAC)."""
+    check's fallback): tests left out, as ``helm install`` does; CRDs only where asked (scaffold's RBAC). Offline,
+    helm assumes a Kubernetes version of its own; ``kube_version`` names the cluster's, for charts that check it."""
     crds = ["--include-crds"] if include_crds else []
     argv = ["template", release, chart, "--namespace", namespace, *crds, "--skip-tests"]
+    if kube_version:
+        argv += ["--kube-version", kube_version]
     for path in values_files:
         argv += ["--values", str(path)]
     if not hooks:

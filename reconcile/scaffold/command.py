@@ -21,7 +21,7 @@ from reconcile.scaffold.cronjob import DEFAULT_IMAGE, DEFAULT_SCHEDULE
 from reconcile.scaffold.errors import ScaffoldInputError
 from reconcile.scaffold.generate import Request, Scaffold, scaffold
 from reconcile.scaffold.kinds import CustomKind
-from reconcile.scaffold.render import render_chart
+from reconcile.scaffold.render import RenderSettings, render_chart
 from reconcile.scaffold.writer import Change, write_files
 from reconcile.settings import guess_plural
 
@@ -67,8 +67,14 @@ def scaffold_command(
         bool, typer.Option("--disable-hooks", help="Leave the chart's hooks out (RBAC, and disableHooks in config).")
     ] = False,
     defaults: Annotated[
-        bool, typer.Option("--defaults/--no-defaults", help="Put values.yaml's defaults into the CRD schema.")
-    ] = True,
+        bool,
+        typer.Option(
+            "--defaults/--no-defaults",
+            help="Copy values.yaml's defaults into the CRD schema. The API server then stores them in each CR when "
+            "it is created, so a chart bump that changes a default never reaches existing CRs; off by default (the "
+            "chart's defaults apply at render time, and the description shows them).",
+        ),
+    ] = False,
     impersonate: Annotated[
         bool,
         typer.Option(
@@ -77,6 +83,14 @@ def scaffold_command(
             "(serviceAccountName); --no-impersonate gives helmcr's own account the chart's RBAC instead.",
         ),
     ] = True,
+    kube_version: Annotated[
+        str,
+        typer.Option(
+            "--kube-version",
+            help="The Kubernetes version to render for (e.g. 1.38.0), for charts whose kubeVersion or templates "
+            "check it (default: helm's own).",
+        ),
+    ] = "",
     force: Annotated[bool, typer.Option("--force", help="Overwrite files edited by hand.")] = False,
     helm_binary: Annotated[
         str, typer.Option(envvar="HELMCR_HELM", help="helm to render the chart with (default: helm on PATH).")
@@ -100,7 +114,7 @@ def scaffold_command(
         helm = Helm(helm_binary, Connection())
         _resolve(helm)
         layers = [load_values_file(path) for path in values or []]
-        rendering = render_chart(helm, chart, loaded.values, layers, hooks=not disable_hooks)
+        rendering = render_chart(helm, chart, loaded.values, layers, RenderSettings(not disable_hooks, kube_version))
         result = scaffold(request, loaded, rendering)
         changes = write_files(out, result.files, result.origin, force)
     except HelmcrError as error:

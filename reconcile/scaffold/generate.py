@@ -60,7 +60,7 @@ class Request:
     image: str
     schedule: str
     disable_hooks: bool = False
-    defaults: bool = True
+    defaults: bool = False  # values.yaml's defaults in the CRD would freeze them in each CR (without_defaults)
     impersonate: bool = True  # helm acts as a ServiceAccount of each release's namespace (docs/tenancy.md)
 
     @property
@@ -211,7 +211,11 @@ def _schema_note(chart: Chart, defaults: bool) -> str:
         if chart.schema is not None
         else "inferred from values.yaml and the templates"
     )
-    defaults_text = "with values.yaml's defaults" if defaults else "without defaults (--no-defaults)"
+    defaults_text = (
+        "with values.yaml's defaults (--defaults: each CR keeps them when the chart changes its own)"
+        if defaults
+        else "without defaults: the chart's own defaults apply at every render, so a chart bump reaches existing CRs"
+    )
     return f"spec schema: {source}, {defaults_text}"
 
 

@@ -2,8 +2,9 @@
 
 Each value's YAML type becomes its type and the value its default; maps nest. Open nodes
 (``x-kubernetes-preserve-unknown-fields``) are kept for what the chart leaves open: empty maps (``podAnnotations:
-{}``), maps whose keys are not template identifiers (``prometheus.io/scrape``: a free-form map), values the
-templates pass through whole, and nulls (a placeholder of unknown type). Array items are the union of the samples.
+{}``; untyped, as charts use the same placeholder for lists), maps whose keys are not template identifiers
+(``prometheus.io/scrape``: a free-form map), values the templates pass through whole, and nulls (a placeholder of
+unknown type). Array items are the union of the samples.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def _items(items: Sequence[Any], path: ValuePath, hints: Hints) -> Node:
 
 
 def _object(samples: Sequence[Mapping[str, Any]], path: ValuePath, hints: Hints, with_default: bool) -> Node:
-    if hints.is_open(path) or not any(samples) or any(is_free_form(sample) for sample in samples):
+    if not any(samples):
+        return any_value()  # a placeholder: charts write ``tolerations: {}`` as often as ``[]``, so no type is known
+    if hints.is_open(path) or any(is_free_form(sample) for sample in samples):
         free_form = open_object()
         if with_default and samples[0]:
             free_form["default"] = samples[0]

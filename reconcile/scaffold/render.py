@@ -8,6 +8,7 @@ defaults would need (those are reported, not granted).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,21 @@ RELEASE = "helmcr-scaffold"
 # Rendered into every ``{{ .Release.Namespace }}``: an object in any other namespace was put there by the chart.
 RELEASE_NAMESPACE = "helmcr-release-namespace"
 SWITCH_NAMES = frozenset({"enabled", "create"})
+UNFIXABLE_BY_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"library charts are not installable"),
+        "a library chart installs nothing: scaffold a chart that depends on it",
+    ),
+    (
+        re.compile(r"missing in charts/ directory|found in (Chart|requirements)\.yaml, but missing"),
+        "run helm dependency build on the chart first",
+    ),
+    (re.compile(r"chart requires kubeVersion"), "pass --kube-version with your cluster's version"),
+    (
+        re.compile(r"helm crashed|invalid chart apiVersion"),
+        "this helm cannot read the chart: try the other helm major version (--helm-binary)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -51,16 +67,26 @@ class Rendering:
     failed_switches: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class RenderSettings:
+    hooks: bool = True
+    kube_version: str = ""  # the cluster's, for charts whose kubeVersion or templates check it ("" = helm's own)
+
+
 def render_chart(
-    helm: Helm, chart: Path, chart_values: Mapping[str, Any], layers: Sequence[Mapping[str, Any]], hooks: bool
+    helm: Helm,
+    chart: Path,
+    chart_values: Mapping[str, Any],
+    layers: Sequence[Mapping[str, Any]],
+    settings: RenderSettings,
 ) -> Rendering:
     """Render with the chart's defaults plus ``layers`` (``--values`` files), then with every switch turned on."""
     try:
-        objects = _template(helm, chart, layers, hooks)
+        objects = _template(helm, chart, layers, settings)
     except HelmError as error:
         raise ScaffoldInputError(
             f"{chart} does not render with {'the given values' if layers else 'its defaults'}: {error} "
-            "(pass --values FILE with what it needs)"
+            f"({render_hint(str(error))})"
         ) from None
     merged = dict(chart_values)
     for layer in layers:
@@ -69,13 +95,13 @@ def render_chart(
     if not switched:
         return Rendering(tuple(objects))
     try:
-        optional = _template(helm, chart, [*layers, turned_on(switched)], hooks)
+        optional = _template(helm, chart, [*layers, turned_on(switched)], settings)
         failed: list[ValuePath] = []
     except HelmError:  # some switch needs more values: try them one at a time
         optional, failed = [], []
         for path in switched:
             try:
-                optional += _template(helm, chart, [*layers, turned_on([path])], hooks)
+                optional += _template(helm, chart, [*layers, turned_on([path])], settings)
             except HelmError:
                 failed.append(path)
     return Rendering(
@@ -133,5 +159,16 @@ def _rendered_object(document: Mapping[str, Any], source: str) -> RenderedObject
     )
 
 
-def _template(helm: Helm, chart: Path, layers: Sequence[Mapping[str, Any]], hooks: bool) -> list[RenderedObject]:
-    return parse_manifests(helm.template(RELEASE, str(chart), RELEASE_NAMESPACE, layers, hooks))
+def render_hint(message: str) -> str:
+    """What to do about a chart that does not render: values fix a template's error, not these."""
+    for pattern, hint in UNFIXABLE_BY_VALUES:
+        if pattern.search(message):
+            return hint
+    return "pass --values FILE with what it needs"
+
+
+def _template(
+    helm: Helm, chart: Path, layers: Sequence[Mapping[str, Any]], settings: RenderSettings
+) -> list[RenderedObject]:
+    text = helm.template(RELEASE, str(chart), RELEASE_NAMESPACE, layers, settings.hooks, settings.kube_version)
+    return parse_manifests(text)

@@ -21,12 +21,14 @@ nobody declared are pruned; helm still checks the full values.schema.json at ins
   unknown fields; a schema for additional properties alone becomes a map (``additionalProperties: {…}``).
 - Objects the schema leaves open get the keys values.yaml has and the templates read, inferred
   (:mod:`reconcile.scaffold.infer`); values passed through by the templates are open at every depth.
-- Defaults come from values.yaml (what helm uses; helm ignores the schema's ``default``), kept only where valid.
+- Defaults come from values.yaml (what helm uses; helm ignores the schema's ``default``), kept only where valid;
+  the scaffold then leaves them out of the CRD unless asked (:func:`without_defaults` says why).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +54,8 @@ from reconcile.scaffold.schema_keywords import (
     value_checks,
 )
 
+MAX_SHOWN_DEFAULT = 80  # characters of JSON: longer defaults are for values.yaml to show, not a description
+
 
 def spec_schema(
     values: Mapping[str, Any], json_schema: Mapping[str, Any] | None, hints: Hints
@@ -66,8 +70,17 @@ def spec_schema(
 
 
 def without_defaults(node: Node) -> Node:
-    """The same schema with no ``default`` anywhere (``--no-defaults``)."""
+    """The same schema with no ``default`` anywhere (the scaffold's default, unless ``--defaults``).
+
+    A default in the CRD is stored in each CR when it is created, so a later chart whose values.yaml changes it
+    never reaches that CR; without them helm applies the chart's own defaults at every render. A short default is
+    kept as words in the description, so ``kubectl explain`` still shows what the chart uses.
+    """
     stripped = {key: value for key, value in node.items() if key != "default"}
+    shown = json.dumps(node.get("default"), sort_keys=True)
+    if "default" in node and node["default"] != {} and len(shown) <= MAX_SHOWN_DEFAULT:
+        described = stripped.get("description", "").rstrip()
+        stripped["description"] = f"{described}{' ' if described else ''}Chart default: {shown}."
     if "properties" in stripped:
         stripped["properties"] = {name: without_defaults(child) for name, child in stripped["properties"].items()}
     for key in ("items", "additionalProperties"):

@@ -159,10 +159,7 @@ def test_the_crd_is_accepted_and_rejects_what_the_chart_rejects_with_the_api_ser
     (sample,) = documents(example.out / "sample.yaml")
     example.create(kube, "sample", sample["spec"], strict=True)
     example.create(kube, "three", {"replicaCount": 3})
-    defaulted = example.get(kube, "three")["spec"]
-    assert defaulted["replicaCount"] == 3
-    assert defaulted["image"] == {"repository": "memcached", "tag": "1.6.38-alpine", "pullPolicy": "IfNotPresent"}
-    assert (defaulted["port"], defaulted["memoryMiB"]) == (11211, 64)
+    assert example.get(kube, "three")["spec"] == {"replicaCount": 3}, "no chart default is frozen into the CR"
 
     listed = kubectl(control_plane.kubeconfig, "get", f"{example.plural}.{example.group}", "-n", example.namespace)
     assert listed.returncode == 0, listed.stderr
@@ -353,6 +350,46 @@ def test_every_shared_chart_scaffolds_and_its_crd_takes_the_charts_own_defaults(
     assert created["spec"] == sample["spec"], "the API server pruned or changed the chart's own defaults"
     if chart == "memcached-2.2.0":
         assert "apps/v1beta1, which Kubernetes ≥1.16 no longer serves" in done.stderr
+
+
+def test_a_chart_bump_reaches_a_cr_created_before_it(
+    helm: Helm,
+    control_plane: ControlPlane,
+    kube: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    cleanup_crds: list[str],
+) -> None:
+    chart = tmp_path / "chart"
+    shutil.copytree(EXAMPLE / "chart", chart)
+    cache = scaffold_and_apply(
+        helm, control_plane, kube, namespace, tmp_path / "out", chart, "Cache", "--namespace", namespace
+    )
+    cleanup_crds.append(f"{cache.plural}.{cache.group}")
+    runner = Helmcr(tmp_path, helm, control_plane.kubeconfig)
+    runner.config = point_config_at_chart(cache.out / "helmcr.yaml", chart, [namespace])
+    cache.create(kube, "early", {"replicaCount": 1})
+    installed = runner.sync("-o", "json")
+    assert installed.exit_code == 0, installed.stdout + installed.stderr
+    assert statefulset_image(kube, namespace, "early-memcached") == "memcached:1.6.38-alpine"
+
+    values = chart / "values.yaml"
+    values.write_text(values.read_text().replace('tag: "1.6.38-alpine"', 'tag: "1.6.39-alpine"'))
+    (chart / "Chart.yaml").write_text((chart / "Chart.yaml").read_text().replace("version: 0.1.0", "version: 0.2.0"))
+    cache = scaffold_and_apply(  # --force: the test pointed helmcr.yaml at the chart on disk
+        helm, control_plane, kube, namespace, tmp_path / "out", chart, "Cache", "--namespace", namespace, "--force"
+    )
+    runner.config = point_config_at_chart(cache.out / "helmcr.yaml", chart, [namespace])
+    bumped = runner.sync("-o", "json")
+    assert bumped.exit_code == 0, bumped.stdout + bumped.stderr
+    assert bumped.outcome("early")["action"] == "upgrade"
+    assert statefulset_image(kube, namespace, "early-memcached") == "memcached:1.6.39-alpine"
+    assert cache.get(kube, "early")["status"]["chartVersion"] == "0.2.0"
+
+
+def statefulset_image(kube: client.ApiClient, namespace: str, name: str) -> str:
+    found = client.AppsV1Api(kube).read_namespaced_stateful_set(name, namespace)
+    return str(found.spec.template.spec.containers[0].image)
 
 
 def test_rerunning_is_byte_identical_and_hand_edits_are_refused_unless_forced(helm: Helm, tmp_path: Path) -> None:

@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from reconcile.adapters.helm import short_message, values_file
-from reconcile.adapters.helm_argv import pull_argv, render_argv, repo_update_argv, uninstall_argv, upgrade_argv
+from reconcile.adapters.helm_argv import (
+    pull_argv,
+    render_argv,
+    repo_update_argv,
+    template_argv,
+    uninstall_argv,
+    upgrade_argv,
+)
 from reconcile.model import ChartRef, ReleaseKey
 from reconcile.settings import HelmOptions
 
@@ -59,6 +66,21 @@ def test_short_message_takes_helms_error_line_and_masks_secrets() -> None:
     stderr = "WARNING: something\nError: UPGRADE FAILED: value hunter22 is not allowed\n"
     assert short_message(stderr, ["hunter22"]) == "UPGRADE FAILED: value *** is not allowed"
     assert len(short_message("Error: " + "x" * 5000)) <= 600
+
+
+def test_a_go_panic_is_reported_by_its_panic_line_not_the_stack_trace_below_it() -> None:
+    stderr = (
+        "panic: interface conversion: interface {} is nil, not *chart.Chart\n\ngoroutine 1 [running]:\n"
+        "helm.sh/helm/v4/pkg/action.(*Install).RunWithContext(...)\n\t/go/pkg/action/install.go:301 +0x1c\n"
+        "main.main()\n\t/go/cmd/helm/helm.go:42 +0x2d\n"
+    )
+    assert short_message(stderr) == "helm crashed: panic: interface conversion: interface {} is nil, not *chart.Chart"
+
+
+def test_template_renders_for_the_kubernetes_version_asked_for() -> None:
+    argv = template_argv("x", "/c", "ns", [], hooks=True, kube_version="1.38.0")
+    assert argv[argv.index("--kube-version") + 1] == "1.38.0"
+    assert "--kube-version" not in template_argv("x", "/c", "ns", [], hooks=True)
 
 
 def test_a_kinds_service_account_is_impersonated_in_the_releases_namespace() -> None:

@@ -22,7 +22,7 @@ from reconcile.scaffold.crd import STATUS
 from reconcile.scaffold.documents import dump
 from reconcile.scaffold.errors import ScaffoldInputError
 from reconcile.scaffold.generate import BASE_ORIGIN, Request, Scaffold, base_files, scaffold
-from reconcile.scaffold.render import Rendering, parse_manifests
+from reconcile.scaffold.render import Rendering, parse_manifests, render_hint
 from reconcile.scaffold.writer import Change, plan_writes
 from reconcile.settings import FailurePolicy
 from reconcile.status import new_status
@@ -51,7 +51,7 @@ metadata: {name: x}
 """
 
 
-def request(defaults: bool = True, **flags: Any) -> Request:
+def request(defaults: bool = False, **flags: Any) -> Request:
     arguments: dict[str, Any] = {
         "group": "cache.example.com",
         "version": "v1alpha1",
@@ -109,14 +109,15 @@ def test_the_crd_has_the_schema_status_subresource_and_printer_columns() -> None
     ]
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["properties"]["image"]["properties"]["pullPolicy"]["enum"] == ["Always", "IfNotPresent", "Never"]
+    assert "'default':" not in str(version["schema"]), "chart defaults stay the chart's, at render time"
     assert spec["properties"]["replicaCount"] == {
         "type": "integer",
-        "description": "Number of memcached instances (StatefulSet replicas).",
+        "description": "Number of memcached instances (StatefulSet replicas). Chart default: 1.",
         "minimum": 0,
-        "default": 1,
     }
-    _, without = generated(defaults=False)
-    assert "'default':" not in str(without["crd.yaml"][0]["spec"]["versions"][0]["schema"])
+    _, frozen = generated(defaults=True)
+    replicas = frozen["crd.yaml"][0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert replicas["properties"]["replicaCount"]["default"] == 1, "--defaults still copies them when asked"
 
 
 def test_the_cronjob_runs_one_pass_at_a_time_restricted_with_its_config_mounted() -> None:
@@ -310,3 +311,18 @@ def test_helmcr_managing_releases_in_its_own_namespace_is_warned_about() -> None
     apart, _ = generated(namespace="ops", watch_namespaces=["team-a"])
     assert any("helmcr's digest key included" in w for w in shared.warnings)
     assert not any("digest key" in w for w in apart.warnings)
+
+
+@pytest.mark.parametrize(
+    ("helm_says", "hint"),
+    [
+        ("library charts are not installable", "a library chart installs nothing"),
+        ("found in Chart.yaml, but missing in charts/ directory: redis", "run helm dependency build"),
+        ("chart requires kubeVersion: >=1.38.0-0 which is incompatible with Kubernetes v1.37.0", "--kube-version"),
+        ("invalid chart apiVersion", "try the other helm major version"),
+        ("helm crashed: panic: runtime error", "try the other helm major version"),
+        ('template: x/templates/a.yaml:3:4: executing "x" at <.Values.a.b>: nil pointer', "pass --values FILE"),
+    ],
+)
+def test_a_chart_that_does_not_render_gets_a_hint_that_can_fix_it(helm_says: str, hint: str) -> None:
+    assert hint in render_hint(helm_says)

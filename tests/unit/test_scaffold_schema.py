@@ -282,8 +282,20 @@ def test_a_schema_that_is_not_an_object_at_the_top_gives_an_open_spec() -> None:
 def test_without_defaults_strips_every_default() -> None:
     node = convert(None, {"a": {"b": [1]}, "c": "x", "d": {"e/f": 1}})
     stripped = without_defaults(node)
-    assert "default" not in str(stripped)
-    assert stripped["properties"]["a"]["properties"]["b"] == {"type": "array", "items": {"type": "integer"}}
+    assert "'default'" not in str(stripped)
+    assert stripped["properties"]["a"]["properties"]["b"] == {
+        "type": "array",
+        "items": {"type": "integer"},
+        "description": "Chart default: [1].",
+    }
+
+
+def test_without_defaults_shows_short_defaults_in_the_description_and_leaves_long_ones_to_values_yaml() -> None:
+    node = convert(None, {"tag": "1.6", "long": "x" * 100})
+    node["properties"]["tag"]["description"] = "The image tag."
+    stripped = without_defaults(node)["properties"]
+    assert stripped["tag"] == {"type": "string", "description": 'The image tag. Chart default: "1.6".'}
+    assert stripped["long"] == {"type": "string"}
 
 
 JSON_SCALARS = st.one_of(
