@@ -11,11 +11,14 @@ was incomplete nothing is called orphaned.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
+from reconcile.desired import secrets_of
+from reconcile.livereport import LiveReport
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, State
-from reconcile.settings import FailurePolicy
+from reconcile.redact import redact
+from reconcile.settings import DriftMode, FailurePolicy
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Inventory:
     adopt: bool = False
     now: float = 0.0  # epoch seconds; decides which pending releases are stuck
     policy: FailurePolicy = field(default_factory=FailurePolicy)
+    live: Mapping[ReleaseKey, LiveReport] = field(default_factory=dict)  # read only when drift or health is on
+    drift: DriftMode = DriftMode.OFF
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Assessment:
     reason: str
     desired: Desired | None = None
     observed: Observed | None = None
+    live: LiveReport | None = None
 
 
 def assess(inventory: Inventory) -> Iterator[Assessment]:
@@ -59,7 +65,8 @@ def assess(inventory: Inventory) -> Iterator[Assessment]:
         if len(claimants) > 1:
             yield from _conflict(key, claimants)
         elif claimants:
-            yield _assess_desired(claimants[0], owned.get(key), others.get(key), inventory)
+            assessment = _assess_desired(claimants[0], owned.get(key), others.get(key), inventory)
+            yield replace(assessment, live=inventory.live.get(key))
         else:
             yield _assess_orphan(owned[key], inventory)
 
@@ -90,7 +97,9 @@ def _assess_desired(desired: Desired, owned: Observed | None, other: Observed | 
             State.FAILED, f"revision {owned.revision} of release {desired.key} is {owned.status}; trying again"
         )
     if desired.deployed_as(owned.digest) and owned.status is ReleaseStatus.DEPLOYED:
-        return found(State.IN_SYNC, f"revision {owned.revision} is deployed and in sync")
+        return _assess_live(desired, owned, inv.live.get(desired.key), inv.drift) or found(
+            State.IN_SYNC, f"revision {owned.revision} is deployed and in sync"
+        )
     if owned.status is not ReleaseStatus.DEPLOYED:
         return found(State.ABSENT, f"release {desired.key} is {owned.status}; installing it again")
     return found(
@@ -98,6 +107,27 @@ def _assess_desired(desired: Desired, owned: Observed | None, other: Observed | 
         f"the chart or values changed since revision {owned.revision} (digest {_short(owned.digest)} → "
         f"{_short(desired.digest)})",
     )
+
+
+def _assess_live(desired: Desired, owned: Observed, live: LiveReport | None, mode: DriftMode) -> Assessment | None:
+    """An in-sync release whose objects drifted: corrected by upgrading to the same chart and values, unless the
+    same drift is back right after a correction (something keeps rewriting it: fighting it would loop)."""
+    if live is None or not live.drift or mode is DriftMode.OFF:
+        return None
+    drift = redact(f"drift from revision {owned.revision}: {live.drift_summary()}", secrets_of(desired))
+    if mode is DriftMode.DETECT:
+        state, reason = State.DRIFT_REPORTED, f"{drift} (drift mode detect: not corrected)"
+    elif desired.status.get("driftCorrected") == live.fingerprint:
+        state, reason = (
+            State.DRIFT_REPORTED,
+            (
+                f"{drift}: it came back after helmcr corrected it, so something keeps changing it; not corrected "
+                "again (give that field manager to ignoreManagers, or the field to drift.ignore)"
+            ),
+        )
+    else:
+        state, reason = State.DRIFTED, f"{drift}; upgrading to restore it"
+    return Assessment(desired.key, state, reason, desired=desired, observed=owned)
 
 
 def _assess_unowned(desired: Desired, other: Observed, adopt: bool) -> Assessment:

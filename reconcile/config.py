@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from reconcile.config_fields import Fields
+from reconcile.config_live import live_checks
 from reconcile.errors import ConfigError
 from reconcile.limits import spec_problem
 from reconcile.settings import (
@@ -71,8 +72,12 @@ ENTRY_FIELDS = frozenset(
         "allowedKinds",
         "allowClusterScoped",
         "allowOtherNamespaces",
+        "drift",
+        "health",
+        "conflicts",
     }
 )
+CONFLICT_POLICIES = ("force", "fail")
 GLOBAL_FIELDS = frozenset(
     {
         "watches",
@@ -206,6 +211,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         disable_hooks=fields.flag(entry, "disableHooks", where, False),
         rollback_on_failure=fields.flag(entry, "rollbackOnFailure", where, False),
         service_account=_service_account(entry, where, fields),
+        force_conflicts=fields.choice(entry, "conflicts", where, CONFLICT_POLICIES) == "force",
     )
     return Watch(
         group=fields.dns_name(fields.required(entry, "group", where), f"{where}.group"),
@@ -229,6 +235,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
             cluster_scoped=fields.flag(entry, "allowClusterScoped", where, False),
             other_namespaces=fields.flag(entry, "allowOtherNamespaces", where, False),
         ),
+        live=live_checks(entry, where, fields),
     )
 
 

@@ -73,6 +73,13 @@ class Fields:
             raise self.fail(f"{where}.{name}", f"expected a mapping of values, got {type_name(value)}")
         return value
 
+    def choice(self, mapping: Mapping[str, Any], name: str, where: str, choices: tuple[str, ...]) -> str:
+        """One of ``choices``; the first is the default."""
+        value = mapping.get(name, choices[0])
+        if value not in choices:
+            raise self.fail(f"{where}.{name}", f"expected one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
     def whole(self, mapping: Mapping[str, Any], name: str, where: str, default: int, minimum: int) -> int:
         value = mapping.get(name, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:

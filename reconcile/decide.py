@@ -62,6 +62,18 @@ RULES: tuple[Rule, ...] = (
         "the owned release names a CR UID that no longer exists (the CR was deleted and created again)",
     ),
     Rule(State.FAILED, Action.UPGRADE, "the latest revision is `failed` (or an unknown status): retried"),
+    Rule(
+        State.DRIFT_REPORTED,
+        Action.SKIP,
+        "in sync, but fields of its objects no longer hold what the release applied (or an object is gone), with "
+        "`drift.mode: detect`; or the same drift came back right after a correction",
+    ),
+    Rule(
+        State.DRIFTED,
+        Action.UPGRADE,
+        "in sync, but fields of its objects no longer hold what the release applied (or an object is gone), with "
+        "`drift.mode: correct`: upgraded to the same chart and values",
+    ),
     Rule(State.IN_SYNC, Action.SKIP, "the latest revision is `deployed` and the digests are equal"),
     Rule(State.OUT_OF_SYNC, Action.UPGRADE, "the latest revision is `deployed` and the digests differ"),
     Rule(State.DESELECTED, Action.SKIP, "an owned release whose CR exists but is outside the run's selection"),
@@ -105,6 +117,7 @@ def decide(assessment: Assessment) -> Step:
         assessment.reason,
         desired=assessment.desired,
         observed=assessment.observed,
+        live=assessment.live,
     )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconcile.livereport import LiveReport
+
 
 @dataclass(frozen=True, order=True)
 class ReleaseKey:
@@ -184,6 +186,8 @@ class State(enum.StrEnum):
     KEPT = "kept"
     OVER_BUDGET = "over-budget"
     UNREVIEWED = "unreviewed"
+    DRIFTED = "drifted"
+    DRIFT_REPORTED = "drift-reported"
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ class Step:
     reason: str
     desired: Desired | None = None
     observed: Observed | None = None
+    live: LiveReport | None = None  # what this run read of the release's objects (drift, health); None: not read
 
     @property
     def owner(self) -> ResourceRef | None:

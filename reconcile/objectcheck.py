@@ -136,21 +136,29 @@ class KindScopes:
     def __init__(self, discovery: Discovery) -> None:
         self._discovery = discovery
         self._lock = threading.Lock()
-        self._served: dict[str, dict[str, bool]] = {}
+        self._served: dict[str, dict[str, tuple[bool, str]]] = {}
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         known = BUILT_IN.get((split_api_version(api_version)[0], kind))
         if known is not None:
             return known
+        served = self._kinds(api_version)
+        if kind not in served:
+            raise ObjectsRefused(f"refused before helm applied anything: {kind} is not served as {api_version}")
+        return served[kind][0]
+
+    def served(self, api_version: str, kind: str) -> tuple[bool, str] | None:
+        """Whether a kind is namespaced and its resource name (its plural), as discovery says; None if not served.
+        Reading live objects needs the plural, which only discovery knows for sure (``Endpoints``)."""
+        return self._kinds(api_version).get(kind)
+
+    def _kinds(self, api_version: str) -> dict[str, tuple[bool, str]]:
         with self._lock:
             if api_version not in self._served:
                 self._served[api_version] = self._discover(api_version)
-            served = self._served[api_version]
-        if kind not in served:
-            raise ObjectsRefused(f"refused before helm applied anything: {kind} is not served as {api_version}")
-        return served[kind]
+            return self._served[api_version]
 
-    def _discover(self, api_version: str) -> dict[str, bool]:
+    def _discover(self, api_version: str) -> dict[str, tuple[bool, str]]:
         path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
         try:
             listing = self._discovery.request("GET", path)
@@ -160,7 +168,7 @@ class KindScopes:
             raise ObjectsRefused(f"cannot tell whether {api_version} kinds are namespaced: {error}") from None
         resources = listing.get("resources")
         return {
-            str(r.get("kind")): bool(r.get("namespaced"))
+            str(r.get("kind")): (bool(r.get("namespaced")), str(r.get("name")))
             for r in (resources if isinstance(resources, list) else [])
             if isinstance(r, Mapping) and "/" not in str(r.get("name", ""))
         }

@@ -17,17 +17,19 @@ from typing import Any, Protocol
 
 from reconcile.adapters.helm_storage import read_release
 from reconcile.adapters.kube import SECRETS, Kube, ResourceType
+from reconcile.adapters.liveobjects import LiveObjects
 from reconcile.assess import Inventory
 from reconcile.crfiles import load_resources
 from reconcile.desired import secrets_of
 from reconcile.errors import KubeNotFound
 from reconcile.labels import named_selector, owned_selector
+from reconcile.livereport import LiveReport
 from reconcile.manifests import release_manifest
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.objectcheck import KindScopes, namespaced_offline
 from reconcile.observed import observed_releases
 from reconcile.pulls import RemoteCharts
-from reconcile.settings import Scope, Selector, Watch
+from reconcile.settings import DriftMode, Scope, Selector, Watch
 
 NAMES_PER_QUERY = 100
 
@@ -60,7 +62,9 @@ class ClusterSource:
         self.scope = scope
         self.page_size = page_size
         self.files = files
-        self.namespaced = KindScopes(kube).namespaced
+        kinds = KindScopes(kube)
+        self.namespaced = kinds.namespaced
+        self.live_objects = LiveObjects(kube, kinds, page_size)
 
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
         cluster = self._list_resources(watch)
@@ -73,13 +77,15 @@ class ClusterSource:
         selected = [r for r in resources if _selected(r, watch.selector, self.scope.selector)]
         desired = [_in_scope(to_desired(r), cr_scopes) for r in selected]
         owned: list[Observed] = []
-        for namespace in [watch.target_namespace] if watch.target_namespace else cr_scopes:
+        release_scopes: list[str | None] = [watch.target_namespace] if watch.target_namespace else cr_scopes
+        for namespace in release_scopes:
             owned += self._releases(namespace, owned_selector(watch.group, watch.kind))
         # A superseded "latest" revision of ours means a newer revision is labelled for someone else (another
         # kind upgraded the release): the release is theirs now, and looking it up by name says so.
         taken = {o.key for o in owned if o.status is ReleaseStatus.SUPERSEDED}
         owned = [o for o in owned if o.key not in taken]
         owned_keys = {o.key for o in owned}
+        wanted = {d.key for d in desired if not d.invalid}
         unmatched = [d.key for d in desired if not d.invalid and d.key not in owned_keys]
         return Inventory(
             desired=tuple(desired),
@@ -90,7 +96,19 @@ class ClusterSource:
             adopt=watch.adopt,
             now=time.time(),
             policy=watch.policy,
+            live=self._live(watch, release_scopes, [o for o in owned if o.key in wanted], wanted),
+            drift=watch.live.drift,
         )
+
+    def _live(
+        self, watch: Watch, scopes: list[str | None], owned: list[Observed], keys: set[ReleaseKey]
+    ) -> dict[ReleaseKey, LiveReport]:
+        """Drift and health of the releases whose CR is still here (an orphan is uninstalled, not corrected)."""
+        if not watch.live.active:
+            return {}
+        reports = self.live_objects.reports(watch.group, watch.kind, scopes, owned, watch.live)
+        unread = LiveReport(drift_checked=watch.live.drift is not DriftMode.OFF, health=watch.live.health, read=False)
+        return {key: reports.get(key, unread) for key in keys}
 
     def deployed(self, watch: Watch, charts: RemoteCharts) -> DeployedReader:
         """The values and manifest stored in the release's latest record (no chart is rendered or pulled)."""

@@ -7,6 +7,7 @@ seconds here: they were parsed once, at the boundary.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class HelmOptions:
     disable_hooks: bool = False
     rollback_on_failure: bool = False
     service_account: str = ""  # helm impersonates this ServiceAccount of the release's namespace; "": helmcr's own
+    # Helm 4's server-side apply: the release's fields win over a manual change (as Helm 3's three-way merge does),
+    # instead of failing the upgrade on a field another manager took (``conflicts: fail``)
+    force_conflicts: bool = True
 
     @property
     def timeout(self) -> str:
@@ -101,6 +105,48 @@ class ObjectRules:
         return not self.kinds or kind in self.kinds or f"{kind}.{group}" in self.kinds
 
 
+class DriftMode(enum.StrEnum):
+    OFF = "off"
+    DETECT = "detect"  # reported (plan, status, event); nothing changed
+    CORRECT = "correct"  # reported, and the release upgraded to what it already is
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """Fields of the live objects that are nobody's drift: JSON pointers, optionally for one kind or name."""
+
+    paths: tuple[str, ...]
+    kind: str = ""
+    name: str = ""
+
+    def matches(self, kind: str, name: str, pointer: str) -> bool:
+        if (self.kind and self.kind != kind) or (self.name and self.name != name):
+            return False
+        return any(pointer == path or pointer.startswith(path.rstrip("/") + "/") for path in self.paths)
+
+
+# The HorizontalPodAutoscaler (and every other built-in controller) writes as kube-controller-manager: a field it
+# took is the autoscaler's, not drift.
+DEFAULT_IGNORED_MANAGERS = ("kube-controller-manager",)
+
+
+@dataclass(frozen=True)
+class LiveChecks:
+    """What a run reads of the objects a release applied: their drift from it, and whether its workloads are up."""
+
+    drift: DriftMode = DriftMode.OFF
+    ignore: tuple[IgnoreRule, ...] = ()
+    ignore_managers: tuple[str, ...] = DEFAULT_IGNORED_MANAGERS
+    health: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.drift is not DriftMode.OFF or self.health
+
+    def ignored(self, kind: str, name: str, pointer: str) -> bool:
+        return any(rule.matches(kind, name, pointer) for rule in self.ignore)
+
+
 @dataclass(frozen=True)
 class LeaseConfig:
     name: str = ""  # default: derived from the watched kinds
@@ -129,6 +175,7 @@ class Watch:
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     allow_template_values: bool = False  # a CR's "{{" may reach a chart's tpl: only for CR authors you trust
     objects: ObjectRules = field(default_factory=ObjectRules)
+    live: LiveChecks = field(default_factory=LiveChecks)
 
     @property
     def resource_plural(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconcile.adapters.kube import EVENTS, METADATA_LIST, Kube, ResourceType
 from reconcile.clock import format_time, now, parse_time
+from reconcile.conditions import condition, find, live_conditions
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, Desired, Outcome, Result
 from reconcile.settings import FailurePolicy
@@ -29,6 +30,7 @@ FAILURE_REASONS = {
 
 
 FAILURE_FIELDS = ("failures", "failedDigest", "nextAttemptTime")
+WARNING_REASONS = frozenset({"DriftDetected", "NotReady"})
 
 
 def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, Any] | None:
@@ -61,8 +63,13 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
         status.update(_failure_fields(desired, at, policy))
     if desired.retry_request and outcome.result in (Result.SUCCEEDED, Result.FAILED):
         status["retryHandled"] = desired.retry_request
+    if outcome.result is Result.SUCCEEDED and step.live is not None and step.live.drift:
+        status["driftCorrected"] = step.live.fingerprint  # the same drift back at once is not fought again
     ready, reason, message = _condition(outcome, current)
-    status["conditions"] = [_ready_condition(current, ready, reason, message, desired.generation, at)]
+    status["conditions"] = [
+        condition(current, "Ready", "True" if ready else "False", reason, message, desired.generation, at),
+        *live_conditions(outcome, current, desired.generation, at),
+    ]
     status["message"] = message
     return status
 
@@ -82,35 +89,10 @@ def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str,
         return False, FAILURE_REASONS[action.ends_in], outcome.message
     if outcome.result is Result.BLOCKED:
         return False, "Blocked", outcome.message
-    previous = _ready(current)
+    previous = find(current, "Ready")
     if previous and previous.get("status") == "True":
         return True, str(previous.get("reason") or "InSync"), str(previous.get("message") or outcome.message)
     return True, "InSync", outcome.message
-
-
-def _ready(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for condition in status.get("conditions") or []:
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
-            return condition
-    return None
-
-
-def _ready_condition(
-    current: Mapping[str, Any], ready: bool, reason: str, message: str, generation: int, at: str
-) -> dict[str, Any]:
-    previous = _ready(current) or {}
-    value = "True" if ready else "False"
-    changed = previous.get("status") != value
-    return {
-        "type": "Ready",
-        "status": value,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": at
-        if changed or not previous.get("lastTransitionTime")
-        else previous["lastTransitionTime"],
-    }
 
 
 class StatusWriter:
@@ -188,7 +170,7 @@ def record_event(kube: Kube, resource: ResourceType, outcome: Outcome, at: str) 
         },
         "reason": reason,
         "message": outcome.message[:1000],
-        "type": "Normal" if outcome.ok else "Warning",
+        "type": "Normal" if outcome.ok and reason not in WARNING_REASONS else "Warning",
         "source": {"component": "helmcr"},
         "reportingComponent": "helmcr",
         "reportingInstance": socket.gethostname()[:128],
@@ -208,4 +190,9 @@ def _event_reason(outcome: Outcome) -> str:
         return SUCCESS_REASONS.get(action, "UninstallSucceeded")
     if outcome.result is Result.FAILED:
         return FAILURE_REASONS[action]
-    return "Blocked" if outcome.result is Result.BLOCKED else "InSync"
+    if outcome.result is Result.BLOCKED:
+        return "Blocked"
+    live = outcome.step.live
+    if live is not None and live.drift:
+        return "DriftDetected"
+    return "NotReady" if live is not None and live.not_ready else "InSync"

@@ -22,21 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconcile.adapters.helm_argv import render_argv, template_argv, uninstall_argv, upgrade_argv
+from reconcile.adapters.helm_messages import helm_error, short_message
 from reconcile.adapters.incluster import write_kubeconfig
-from reconcile.errors import (
-    HelmConflict,
-    HelmError,
-    HelmInterrupted,
-    HelmReleaseLocked,
-    HelmRenderError,
-    HelmTimeout,
-)
+from reconcile.errors import HelmError, HelmInterrupted
 from reconcile.manifests import release_manifest
 from reconcile.model import ChartRef, ReleaseKey
-from reconcile.redact import redact
 from reconcile.settings import HelmOptions
 
-MESSAGE_LIMIT = 600
 STDIN = Path("-")  # as a values file: helm reads the values from its standard input
 
 
@@ -72,6 +64,7 @@ class Helm:
         self._lock = threading.Lock()
         self._live: set[subprocess.Popen[bytes]] = set()
         self._major = 0
+        self._version_lock = threading.Lock()
         self.processes = 0
 
     def resolve(self) -> str:
@@ -81,11 +74,13 @@ class Helm:
         return path
 
     def major_version(self) -> int:
-        """Asked once, and only when a flag differs between Helm 3 and 4."""
-        if not self._major:
-            version = re.match(r"v?(\d+)\.", self.run(["version", "--template", "{{.Version}}"]).strip())
-            self._major = int(version.group(1)) if version else 3
-        return self._major
+        """Asked once per run (the run's workers wait for the first to ask), and only when a flag differs between
+        Helm 3 and 4."""
+        with self._version_lock:
+            if not self._major:
+                version = re.match(r"v?(\d+)\.", self.run(["version", "--template", "{{.Version}}"]).strip())
+                self._major = int(version.group(1)) if version else 3
+            return self._major
 
     def upgrade(
         self,
@@ -97,7 +92,7 @@ class Helm:
         secrets: Sequence[str] = (),
     ) -> int:
         """The revision helm made; chart name and version come from the chart itself (see charts.py)."""
-        major = self.major_version() if options.rollback_on_failure else 3
+        major = self.major_version() if options.rollback_on_failure or options.force_conflicts else 3
         argv = upgrade_argv(key, chart, STDIN, labels, options, major)
         revision = _json(self.run(argv, secrets, stdin=values_json(values))).get("version")
         if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
@@ -117,7 +112,8 @@ class Helm:
         secrets: Sequence[str] = (),
     ) -> str:
         """The manifest helm would apply (hooks included, as they are objects too)."""
-        argv = render_argv(key, chart, STDIN, options, offline)
+        major = self.major_version() if options.force_conflicts and not offline else 3
+        argv = render_argv(key, chart, STDIN, options, offline, major)
         output = self.run(argv, secrets, connect=not offline, stdin=values_json(values))
         if offline:
             return output
@@ -239,53 +235,6 @@ def values_file(values: Mapping[str, Any]) -> Iterator[Path]:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(values_json(values))
         yield path
-
-
-def short_message(stderr: str, secrets: Sequence[str] = ()) -> str:
-    """helm's error in one readable line: from its last ``Error:`` line on (schema errors list one problem a line),
-    secrets masked, length bounded; the warnings before it are noise."""
-    stderr = redact(stderr, secrets)  # before lines are joined: a multi-line secret spans them
-    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-    starts = [index for index, line in enumerate(lines) if line.startswith("Error:")]
-    panics = [line for line in lines if line.startswith("panic:")]
-    if starts:
-        text = " ".join(lines[starts[-1] :]).removeprefix("Error:").strip()
-    elif panics:  # a Go stack trace: the panic line says what went wrong, its last lines only where
-        text = f"helm crashed: {panics[0]}"
-    else:
-        text = " ".join(lines[-3:]) or "helm failed"
-    text = redact(text, secrets)
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-HELM_ERROR_PATTERNS: tuple[tuple[type[HelmError], re.Pattern[str]], ...] = (
-    (HelmReleaseLocked, re.compile(r"another operation \(install/upgrade/rollback\) is in progress")),
-    (HelmTimeout, re.compile(r"timed out waiting|context deadline exceeded|timed out after")),
-    (
-        HelmConflict,
-        re.compile(
-            r"conflict occurred while applying|Apply failed with \d+ conflicts?|the object has been modified|"
-            r"exists and cannot be imported into the current release|cannot re-use a name"
-        ),
-    ),
-    (
-        HelmRenderError,
-        re.compile(
-            r"parse error|execution error at|template: |YAML parse error|error converting YAML|"
-            r"unable to build kubernetes objects|values don't meet the specifications of the schema|"
-            r"chart requires kubeVersion|function \S+ not defined|failed to render"
-        ),
-    ),
-)
-
-
-def helm_error(message: str, returncode: int) -> HelmError:
-    """The category of a helm failure, from its message: helm has no error codes, only its words, and these
-    are the same in Helm 3 and 4."""
-    for error_type, pattern in HELM_ERROR_PATTERNS:
-        if pattern.search(message):
-            return error_type(message, returncode)
-    return HelmError(message, returncode)
 
 
 def _json(output: str) -> dict[str, Any]:

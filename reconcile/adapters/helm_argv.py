@@ -1,7 +1,8 @@
 """helm's command lines, built as pure argv lists: the one place that knows helm's flags.
 
 Flags used here exist with the same meaning in Helm 3.13+ and Helm 4 (``--wait`` alone means "watcher" in Helm 4);
-where they differ (``--atomic``, renamed ``--rollback-on-failure``) the major version chooses. Values are never on
+where they differ (``--atomic``, renamed ``--rollback-on-failure``; server-side apply's ``--force-conflicts``, only
+in Helm 4) the major version chooses. Values are never on
 a command line: only the path of their file is, ``-`` (helm's standard input) for a run. Neither are credentials:
 helm reads them from its registry and repository configs. A remote chart reaches an install, an upgrade or a render
 only as the archive ``pull`` fetched for the run (:mod:`reconcile.adapters.helm_pull`).
@@ -51,6 +52,7 @@ def upgrade_argv(
     ]
     if options.wait:
         argv.append("--wait")
+    argv += _conflict_flags(options, helm_major)
     if options.rollback_on_failure:
         # Helm 4 renamed --atomic; both wait for readiness and roll a failed upgrade back (a failed install is
         # uninstalled by helm itself, which is what atomic install means).
@@ -58,7 +60,9 @@ def upgrade_argv(
     return argv
 
 
-def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: HelmOptions, offline: bool) -> list[str]:
+def render_argv(
+    key: ReleaseKey, chart: ChartRef, values_file: Path, options: HelmOptions, offline: bool, helm_major: int = 3
+) -> list[str]:
     """What an install or upgrade would deploy, changing nothing: a server-side dry run when there is a cluster
     (lookups and capabilities are real), ``helm template`` when there is none (CI jobs without credentials)."""
     if offline:
@@ -67,7 +71,16 @@ def render_argv(key: ReleaseKey, chart: ChartRef, values_file: Path, options: He
         return template_argv(key.name, _local(chart), key.namespace, [values_file], hooks, include_crds=False)
     argv = ["upgrade", "--install", key.name, _local(chart), "--namespace", key.namespace,
             "--values", str(values_file), "--dry-run=server", "--output", "json", "--reset-values"]  # fmt: skip
-    return argv + _hook_flags(options) + _identity_flags(key, options)
+    return argv + _hook_flags(options) + _identity_flags(key, options) + _conflict_flags(options, helm_major)
+
+
+def _conflict_flags(options: HelmOptions, helm_major: int) -> list[str]:
+    """Server-side apply (Helm 4) fails on a field another manager took, a manual scale say, unless forced: then
+    the release's fields win, as with Helm 3's three-way merge. Forcing works only with server-side apply, which
+    Helm 4's "auto" leaves off for a release Helm 3 (or operator-sdk) applied, so it is asked for too."""
+    if helm_major >= 4 and options.force_conflicts:
+        return ["--server-side=true", "--force-conflicts"]
+    return []
 
 
 def _identity_flags(key: ReleaseKey, options: HelmOptions) -> list[str]:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from reconcile.adapters.helm import Helm, helm_error, short_message
+from reconcile.adapters.helm import Helm
 from reconcile.adapters.helm_argv import pull_argv, repo_update_argv
+from reconcile.adapters.helm_messages import helm_error, short_message
 from reconcile.errors import ChartError, HelmError
 from reconcile.model import ChartRef
 

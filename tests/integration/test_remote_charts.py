@@ -96,7 +96,8 @@ def test_an_oci_chart_is_pulled_once_per_run_and_version(
     installed, commands = sync(helmcr, namespace, env)
     assert installed.exit_code == 0, installed.stderr
     assert installed.report["summary"]["installed"] == 3
-    assert commands.count("pull") == 1 and installed.helm_processes == 7  # the pull, then a dry run + install each
+    # the pull, helm version, then a dry run and an install each
+    assert commands.count("pull") == 1 and installed.helm_processes == 8
     assert served(oci_registry.log_path, f"{manifest}/0.1.0") == 1, "the registry served the chart once"
     assert_deployed(helm, namespace, "0.1.0", 1)
     assert_ready(caches, "InstallSucceeded", "0.1.0", 1)
@@ -108,7 +109,7 @@ def test_an_oci_chart_is_pulled_once_per_run_and_version(
     upgraded, commands = sync(helmcr, namespace, env)
     assert upgraded.exit_code == 0, upgraded.stderr
     assert upgraded.report["summary"]["upgraded"] == 3
-    assert commands.count("pull") == 1 and upgraded.helm_processes == 7
+    assert commands.count("pull") == 1 and upgraded.helm_processes == 8
     assert served(oci_registry.log_path, f"{manifest}/0.2.0") == 1
     assert_deployed(helm, namespace, "0.2.0", 2)
     assert_ready(caches, "UpgradeSucceeded", "0.2.0", 2)
@@ -189,7 +190,7 @@ def test_a_repository_chart_is_pulled_once_per_run_and_version(
     installed, commands = sync(helmcr, namespace, env)
     assert installed.exit_code == 0, installed.stderr
     assert installed.report["summary"]["installed"] == 3
-    assert commands[:2] == ["repo", "pull"] and commands.count("pull") == 1 and installed.helm_processes == 8
+    assert commands[:2] == ["repo", "pull"] and commands.count("pull") == 1 and installed.helm_processes == 9
     assert served(chart_repository.log_path, f"GET /{namespace}/index.yaml") == index_before + 1
     assert served(chart_repository.log_path, f"GET /{namespace}/memcached-0.1.0.tgz") == 1
     assert_deployed(helm, namespace, "0.1.0", 1)
@@ -201,7 +202,7 @@ def test_a_repository_chart_is_pulled_once_per_run_and_version(
     helmcr.configure([cache_watch(chart="memcached", repo=url, chartVersion="0.2.0")])
     upgraded, commands = sync(helmcr, namespace, env)
     assert upgraded.exit_code == 0, upgraded.stderr
-    assert commands[:2] == ["repo", "pull"] and commands.count("pull") == 1 and upgraded.helm_processes == 8
+    assert commands[:2] == ["repo", "pull"] and commands.count("pull") == 1 and upgraded.helm_processes == 9
     assert served(chart_repository.log_path, f"GET /{namespace}/memcached-0.2.0.tgz") == 1
     assert_deployed(helm, namespace, "0.2.0", 2)
     assert_ready(caches, "UpgradeSucceeded", "0.2.0", 2)

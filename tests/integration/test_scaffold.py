@@ -388,8 +388,11 @@ def test_a_chart_bump_reaches_a_cr_created_before_it(
 
 
 def statefulset_image(kube: client.ApiClient, namespace: str, name: str) -> str:
-    found = client.AppsV1Api(kube).read_namespaced_stateful_set(name, namespace)
-    return str(found.spec.template.spec.containers[0].image)
+    found = cast(
+        dict[str, Any],
+        kube.sanitize_for_serialization(client.AppsV1Api(kube).read_namespaced_stateful_set(name, namespace)),
+    )
+    return str(found["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
 def test_rerunning_is_byte_identical_and_hand_edits_are_refused_unless_forced(helm: Helm, tmp_path: Path) -> None:

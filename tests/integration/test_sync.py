@@ -71,7 +71,7 @@ def test_create_edit_delete_converge_and_a_no_op_run_costs_two_requests(
 
     first = helmcr.sync("-n", namespace, "-o", "json")
     assert first.exit_code == 0, first.stderr
-    assert first.helm_processes == 4  # per install: the object check's dry run, then the install
+    assert first.helm_processes == 5  # helm version once, then per install: the object check's dry run, the install
     assert {o["name"]: (o["action"], o["result"]) for o in first.report["outcomes"]} == {
         "alpha": ("install", "succeeded"),
         "beta": ("install", "succeeded"),
@@ -128,7 +128,7 @@ def test_create_edit_delete_converge_and_a_no_op_run_costs_two_requests(
     caches.patch_spec("alpha", {"replicaCount": 3})
     edited = helmcr.sync("-n", namespace, "-o", "json")
     assert edited.exit_code == 0, edited.stderr
-    assert edited.helm_processes == 2  # the check's dry run and the upgrade
+    assert edited.helm_processes == 3  # helm version, the check's dry run and the upgrade
     assert (edited.outcome("alpha")["action"], edited.outcome("alpha")["revision"]) == ("upgrade", 2)
     assert edited.outcome("beta")["action"] == "skip"
     assert statefulset_replicas(kube, namespace, "alpha-memcached") == 3
@@ -149,7 +149,8 @@ def test_many_crs_with_bounded_concurrency(helmcr: Helmcr, caches: Resources, na
         caches.create(f"cache-{index}", {"replicaCount": 1})
     run = helmcr.sync("-n", namespace, "--concurrency", "3", "-o", "json")
     assert run.exit_code == 0, run.stderr
-    assert run.report["summary"]["installed"] == 6 and run.helm_processes == 12  # a dry run and an install each
+    # helm version, then a dry run and an install each
+    assert run.report["summary"]["installed"] == 6 and run.helm_processes == 13
     listed = {r["name"] for r in json.loads(helm.run("list", "-n", namespace, "-o", "json").stdout)}
     assert listed == {f"cache-{index}" for index in range(6)}
 

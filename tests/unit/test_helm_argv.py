@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconcile.adapters.helm import short_message, values_file
+from reconcile.adapters.helm import values_file
 from reconcile.adapters.helm_argv import (
     pull_argv,
     render_argv,
@@ -16,6 +16,7 @@ from reconcile.adapters.helm_argv import (
     uninstall_argv,
     upgrade_argv,
 )
+from reconcile.adapters.helm_messages import short_message
 from reconcile.model import ChartRef, ReleaseKey
 from reconcile.settings import HelmOptions
 

@@ -140,7 +140,7 @@ def test_rules_that_allow_everything_skip_the_check_and_its_render() -> None:
     world.helm.renderer = planting_render
     world.cr("planter", {"elsewhere": "team-b"})
     assert [o.result for o in world.sync().outcomes] == [Result.SUCCEEDED]
-    assert [call.dry_run for call in world.helm.calls] == [False]
+    assert [call.dry_run for call in world.helm.calls if call.command != "version"] == [False]
 
 
 def test_a_preview_says_what_the_run_would_refuse() -> None:
@@ -252,7 +252,7 @@ def test_only_a_first_install_of_a_chart_with_its_own_crds_falls_back_to_a_clien
     world.helm.fail_render("cache", 'resource mapping not found for kind "Widget": ensure CRDs are installed first')
     world.cr("cache")
     (outcome,) = world.sync().outcomes
-    calls = [(c.command, c.dry_run) for c in world.helm.calls]
+    calls = [(c.command, c.dry_run) for c in world.helm.calls if c.command != "version"]
     if ships_crds:
         assert outcome.result is Result.SUCCEEDED, outcome.message
         assert calls == [("upgrade", True), ("template", False), ("upgrade", False)]

@@ -81,7 +81,7 @@ def test_an_oci_chart_is_pulled_once_per_run_and_every_helm_is_given_the_archive
     (archive,) = charts_given(world)
     assert archive.endswith("/memcached-0.1.0.tgz") and archive.startswith(pull.argv[5])
     assert not Path(archive).exists(), "the run's scratch directory is removed when the run ends"
-    assert world.helm.processes == 7  # one pull, then a dry run and an install for each release
+    assert world.helm.processes == 8  # one pull, helm version, then a dry run and an install for each release
     assert (world.status("a")["chart"], world.status("a")["chartVersion"]) == ("memcached", "0.1.0")
 
     world.helm.calls.clear()
@@ -155,7 +155,7 @@ def test_a_repository_with_an_entry_is_indexed_into_the_runs_scratch_and_pulled_
     assert pull.argv[:4] == ["pull", "private/memcached", "--version", "0.1.0"]
     assert update.env["HELM_REPOSITORY_CACHE"] == pull.env["HELM_REPOSITORY_CACHE"] != ""
     assert update.env["HELM_REPOSITORY_CONFIG"] == str(tmp_path / "repositories.yaml")
-    assert world.helm.processes == 6 and not any(PASSWORD in " ".join(c.argv) for c in world.helm.calls)
+    assert world.helm.processes == 7 and not any(PASSWORD in " ".join(c.argv) for c in world.helm.calls)
 
 
 def test_a_repository_without_an_entry_is_taken_for_public(tmp_path: Path) -> None:

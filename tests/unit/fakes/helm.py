@@ -189,7 +189,7 @@ def _parse(argv: list[str], major: int) -> _Args:
     values = VALUE_FLAGS[args.command] | CONNECTION_FLAGS
     booleans = BOOLEAN_FLAGS[args.command]
     if args.command == "upgrade" and major >= 4:
-        booleans |= {"--rollback-on-failure"}
+        booleans |= {"--rollback-on-failure", "--server-side", "--force-conflicts"}
     items = iter(argv[1:])
     for item in items:
         flag, equals, inline = item.partition("=")
