@@ -1,11 +1,16 @@
 """Benchmark of ``helmcr sync --once`` on a real control plane: a no-op run over N CRs, then k of N changed.
 
+With ``--drift detect,correct`` the releases' objects exist too (each release's StatefulSet and Service, applied
+server-side under helm's field manager name, as Helm 4 applies them), and the no-op is timed again with drift and
+health on: the cost of reading the live objects, which must find no drift in objects nobody touched.
+
 Not a test: it prints figures (see docs/benchmarks.md for results and the machine they ran on). N releases are
 created directly as release records in Helm's storage layout (Secret ``sh.helm.release.v1.<name>.v1``, type
 ``helm.sh/release.v1``, gzipped JSON payload, labels owner/name/status/version plus helmcr's labels), cloned from
 one release that the real helm installed, so that helm can later upgrade them like any other release.
 
     python -m bench.sync_bench --crs 1000 --changed 1,10,100 --concurrency 8
+    python -m bench.sync_bench --crs 1000 --changed "" --drift detect,correct
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 
+from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import isolated_helm
@@ -50,16 +56,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=5, help="no-op runs to time")
     parser.add_argument("--helm", type=int, default=4, choices=(3, 4))
+    parser.add_argument("--drift", default="", help="comma-separated drift modes to time the no-op with too")
     args = parser.parse_args()
+    drift_modes = [mode for mode in args.drift.split(",") if mode]
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {_memory()}, Python {platform.python_version()}, "
         f"{platform.platform()}"
     )
     with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="helmcr-bench-") as scratch:
         bench = Bench(plane, Path(scratch), args.helm, args.concurrency)
-        seconds = bench.populate(args.crs)
+        seconds = bench.populate(args.crs, live_objects=bool(drift_modes))
         print(f"setup: {args.crs} CRs and {args.crs} release records created in {seconds:.1f} s")
         bench.no_op(args.repeat, args.crs)
+        for mode in drift_modes:
+            bench.configure(drift={"mode": mode}, health=True)
+            bench.no_op(args.repeat, args.crs, f"drift {mode}, health on")
+        bench.configure()
         for k in (int(x) for x in args.changed.split(",") if x):
             bench.changed(k)
 
@@ -80,13 +92,15 @@ class Bench:
         self.wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{self.calls}"\nexec "{self.helm.binary}" "$@"\n')
         self.wrapper.chmod(0o755)
         self.config = scratch / "helmcr.yaml"
-        self.config.write_text(
-            yaml.safe_dump([{"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART)}])
-        )
+        self.configure()
         self.watch = Watch(group=GROUP, version=VERSION, kind=KIND, chart=str(CHART))
         self.generation = 0
 
-    def populate(self, count: int) -> float:
+    def configure(self, **watch: Any) -> None:
+        entry = {"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART), **watch}
+        self.config.write_text(yaml.safe_dump([entry]))
+
+    def populate(self, count: int, live_objects: bool) -> float:
         started = time.monotonic()
         spec = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         establish_crd(self.api, free_form_crd(GROUP, VERSION, KIND, PLURAL, spec))
@@ -101,9 +115,36 @@ class Bench:
         with ThreadPoolExecutor(8) as pool:
             resources = list(pool.map(lambda i: self._create_cr(f"cache-{i:05d}"), range(count)))
             list(pool.map(lambda r: self._create_release(r, payload, chart), resources))
+        if live_objects:
+            self._apply_objects(str(payload["manifest"]), [r["metadata"]["name"] for r in resources])
         return time.monotonic() - started
 
-    def no_op(self, repeat: int, count: int) -> None:
+    def _apply_objects(self, manifest: str, names: list[str]) -> None:
+        """Each release's objects, applied server-side as manager ``helm`` in chunks (one kubectl per chunk)."""
+        for start in range(0, len(names), 200):
+            text = "\n---\n".join(manifest.replace(TEMPLATE_RELEASE, name) for name in names[start : start + 200])
+            applied = subprocess.run(
+                [
+                    str(binaries.kubectl_binary()),
+                    "--kubeconfig",
+                    str(self.plane.kubeconfig),
+                    "apply",
+                    "-n",
+                    NAMESPACE,
+                    "--server-side",
+                    "--field-manager=helm",
+                    "-f",
+                    "-",
+                ],
+                input=text,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if applied.returncode != 0:
+                raise SystemExit(f"kubectl apply failed: {applied.stderr[-2000:]}")
+
+    def no_op(self, repeat: int, count: int, what: str = "drift and health off") -> None:
         runs = [self._sync() for _ in range(repeat)]
         report = runs[-1][0]
         walls = [wall for _, wall, _ in runs]
@@ -111,7 +152,7 @@ class Bench:
         skipped = report["summary"]["inSync"]
         assert skipped == count, f"expected {count} in sync, got {report['summary']}"
         print(
-            f"no-op over {count} CRs: wall from process start median {statistics.median(walls):.2f} s "
+            f"no-op over {count} CRs, {what}: wall from process start median {statistics.median(walls):.2f} s "
             f"(min {min(walls):.2f}, max {max(walls):.2f}, {repeat} runs); API requests "
             f"{report['stats']['apiRequests']}; helm processes {self._helm_processes_last}; "
             f"peak RSS {rss / 1024:.0f} MB"

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from reconcile.config_entry import override_values, release_name, service_account
 from reconcile.config_fields import Fields
 from reconcile.config_live import live_checks
 from reconcile.errors import ConfigError
@@ -31,8 +32,6 @@ from reconcile.settings import (
     Watch,
 )
 
-RELEASE_NAME_FIELDS = ("name", "namespace", "kind")
-PLACEHOLDERS = ", ".join("{" + field + "}" for field in RELEASE_NAME_FIELDS)
 CONTROLLER_ONLY_FIELDS = frozenset(
     {
         "reconcilePeriod",
@@ -75,6 +74,7 @@ ENTRY_FIELDS = frozenset(
         "drift",
         "health",
         "conflicts",
+        "operatorSdkStatus",
     }
 )
 CONFLICT_POLICIES = ("force", "fail")
@@ -120,6 +120,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 def parse_config(document: Any, fields: Fields) -> Config:
     if isinstance(document, list):
+        fields.watches_yaml = True
         return Config(path=fields.path, watches=_watches(document, fields), warnings=tuple(fields.warnings))
     if not isinstance(document, dict):
         raise fields.fail("top level", "expected a list of watches (watches.yaml) or a mapping with 'watches:'")
@@ -210,7 +211,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         history_max=fields.whole(entry, "historyMax", where, 10, minimum=0),
         disable_hooks=fields.flag(entry, "disableHooks", where, False),
         rollback_on_failure=fields.flag(entry, "rollbackOnFailure", where, False),
-        service_account=_service_account(entry, where, fields),
+        service_account=service_account(entry, where, fields),
         force_conflicts=fields.choice(entry, "conflicts", where, CONFLICT_POLICIES) == "force",
     )
     return Watch(
@@ -223,8 +224,8 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         chart_version=fields.text(entry, "chartVersion", where),
         namespaces=fields.namespaces(entry, where),
         selector=fields.selector(entry.get("selector"), f"{where}.selector"),
-        release_name=_release_name(entry, where, fields),
-        override_values=fields.expanded(fields.mapping(entry, "overrideValues", where), f"{where}.overrideValues"),
+        release_name=release_name(entry, where, fields),
+        override_values=override_values(entry, where, fields),
         helm=helm,
         target_namespace=fields.optional_dns_name(entry, "targetNamespace", where),
         adopt=fields.flag(entry, "adopt", where, False),
@@ -236,17 +237,8 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
             other_namespaces=fields.flag(entry, "allowOtherNamespaces", where, False),
         ),
         live=live_checks(entry, where, fields),
+        operator_sdk=fields.flag(entry, "operatorSdkStatus", where, fields.watches_yaml),
     )
-
-
-def _service_account(entry: Mapping[str, Any], where: str, fields: Fields) -> str:
-    name = fields.optional_dns_name(entry, "serviceAccountName", where)
-    if name == "default":
-        raise fields.fail(
-            f"{where}.serviceAccountName",
-            "'default' is the account every Pod without one runs as: helm's rights would be every Pod's",
-        )
-    return name
 
 
 def _policy(entry: Mapping[str, Any], where: str, helm: HelmOptions, fields: Fields) -> FailurePolicy:
@@ -273,20 +265,6 @@ def _lease(value: Any, fields: Fields) -> LeaseConfig:
         namespace=fields.optional_dns_name(value, "namespace", "lease"),
         duration_seconds=fields.whole(value, "durationSeconds", "lease", 60, minimum=10),
     )
-
-
-def _release_name(entry: Mapping[str, Any], where: str, fields: Fields) -> str:
-    template = fields.text(entry, "releaseName", where) or "{name}"
-    unknown = set(re.findall(r"\{([^{}]*)\}", template)) - set(RELEASE_NAME_FIELDS)
-    if unknown:
-        raise fields.fail(f"{where}.releaseName", f"unknown placeholder {{{sorted(unknown)[0]}}}; use {PLACEHOLDERS}")
-    try:
-        template.format(**dict.fromkeys(RELEASE_NAME_FIELDS, "x"))
-    except (ValueError, IndexError, KeyError):
-        raise fields.fail(
-            f"{where}.releaseName", f"{template!r} is not a name template (a lone brace?); use {PLACEHOLDERS}"
-        ) from None
-    return template
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -31,6 +31,7 @@ class Fields:
         self.path = path
         self.environ = environ
         self.warnings: list[str] = []
+        self.watches_yaml = False  # an operator-sdk watches.yaml: its conventions apply (reconcile.setpaths)
 
     def fail(self, where: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.path}: {where}: {problem}")

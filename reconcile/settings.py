@@ -176,6 +176,7 @@ class Watch:
     allow_template_values: bool = False  # a CR's "{{" may reach a chart's tpl: only for CR authors you trust
     objects: ObjectRules = field(default_factory=ObjectRules)
     live: LiveChecks = field(default_factory=LiveChecks)
+    operator_sdk: bool = False  # operator-sdk's status kept beside helmcr's (docs/migrating-from-operator-sdk.md)
 
     @property
     def resource_plural(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconcile.adapters.kube import EVENTS, METADATA_LIST, Kube, ResourceType
 from reconcile.clock import format_time, now, parse_time
+from reconcile.compat import operator_sdk_status
 from reconcile.conditions import condition, find, live_conditions
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, Desired, Outcome, Result
@@ -33,7 +34,7 @@ FAILURE_FIELDS = ("failures", "failedDigest", "nextAttemptTime")
 WARNING_REASONS = frozenset({"DriftDetected", "NotReady"})
 
 
-def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, Any] | None:
+def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: bool = False) -> dict[str, Any] | None:
     """The status the owning CR should have after this outcome, or None when it should not change (no CR to
     tell, or nothing was attempted: a dry run, an interrupted run, a step waiting out its backoff)."""
     step, desired = outcome.step, outcome.step.desired
@@ -70,6 +71,11 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy) -> dict[str, An
         condition(current, "Ready", "True" if ready else "False", reason, message, desired.generation, at),
         *live_conditions(outcome, current, desired.generation, at),
     ]
+    if operator_sdk:
+        compat = operator_sdk_status(outcome, current, desired.generation, at)
+        status["conditions"] += compat.pop("conditions")
+        status.pop("deployedRelease", None)
+        status.update(compat)
     status["message"] = message
     return status
 
@@ -98,15 +104,16 @@ def _condition(outcome: Outcome, current: Mapping[str, Any]) -> tuple[bool, str,
 class StatusWriter:
     """Writes each outcome's status and event as it arrives, from the apply workers, and keeps what failed."""
 
-    def __init__(self, kube: Kube, resource: ResourceType, policy: FailurePolicy) -> None:
+    def __init__(self, kube: Kube, resource: ResourceType, policy: FailurePolicy, operator_sdk: bool = False) -> None:
         self.kube = kube
         self.resource = resource
         self.policy = policy
+        self.operator_sdk = operator_sdk
         self.problems: list[str] = []
 
     def __call__(self, outcome: Outcome) -> None:
         moment = now()
-        status = new_status(outcome, moment, self.policy)
+        status = new_status(outcome, moment, self.policy, self.operator_sdk)
         desired = outcome.step.desired
         changed = status is not None and desired is not None and status != dict(desired.status)
         try:

@@ -128,7 +128,7 @@ def _apply_all(
     kube = source.kube
     with remote_charts(helm) as charts:
         for kind in plans:
-            writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy)
+            writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy, kind.watch.operator_sdk)
             executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, source.namespaced, charts)
             outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
             status_errors += writer.problems

@@ -43,6 +43,19 @@ def test_operator_sdk_watches_file_is_accepted_as_is(tmp_path: Path) -> None:
     assert watch.override_values == {"image": {"repository": "quay.io/memcached"}, "note": "costs $5"}
     assert watch.selector.matches({"tier": "cache"}) and not watch.selector.matches({"tier": "db"})
     assert any("watchDependentResources" in w for w in config.warnings)
+    assert watch.operator_sdk, "a watches.yaml keeps operator-sdk's status beside helmcr's"
+
+
+def test_override_keys_are_set_paths_and_a_watches_yaml_types_its_strings_as_set_does(tmp_path: Path) -> None:
+    text = (
+        "- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: "
+        '{memcached.verbosity: vv, replicaCount: "2", "args[1]": x}}\n'
+    )
+    (watch,) = load_config(write(tmp_path, text)).watches
+    assert watch.override_values == {"memcached": {"verbosity": "vv"}, "replicaCount": 2, "args": [None, "x"]}
+    mapping = 'watches:\n- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: {image.tag: "2"}}\n'
+    (typed,) = load_config(write(tmp_path, mapping)).watches
+    assert (typed.override_values, typed.operator_sdk) == ({"image": {"tag": "2"}}, False)
 
 
 def test_mapping_form_with_globals(tmp_path: Path) -> None:
@@ -83,6 +96,22 @@ watches:
         (
             "- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: {a: $NOPE}}",
             "watches[0].overrideValues.a: environment variable NOPE is not set",
+        ),
+        (
+            '- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: {"a..b": x}}',
+            "watches[0].overrideValues.a..b: is not a --set path",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, drift: {mode: fix}}",
+            "watches[0].drift.mode: expected one of off, detect, correct, got 'fix'",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, drift: {ignore: [{paths: [spec]}]}}",
+            "watches[0].drift.ignore[0].paths: expected a list of JSON pointers such as /spec/replicas",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, conflicts: overwrite}",
+            "watches[0].conflicts: expected one of force, fail, got 'overwrite'",
         ),
         (
             "concurrency: 0\nwatches: [{group: a.io, version: v1, kind: Foo, chart: c}]",
