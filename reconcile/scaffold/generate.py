@@ -161,11 +161,22 @@ def _grants(request: Request, objects: Sequence[RenderedObject]) -> tuple[list[G
     """helmcr's grants and those of the account helm acts as; without impersonation helmcr holds them all."""
     scope = request.scope
     for_chart, warnings = chart_grants(scope, objects)
-    own = resource_grants(scope, request.kind)
+    own = [*resource_grants(scope, request.kind), *_live_read_grants(scope, objects)]
     if not request.impersonate:
         return merged([*own, *run_grants(scope), *for_chart]), [], warnings
     helmcr = [*own, *run_grants(scope, RECORD_READER_VERBS), *impersonation_grants(scope, request.release_account)]
     return merged(helmcr), merged([*release_record_grants(scope), *for_chart]), warnings
+
+
+def _live_read_grants(scope: Scope, objects: Sequence[RenderedObject]) -> list[Grant]:
+    """Drift and health read each kind the chart keeps (its hooks are deleted after they run) with one LIST per
+    namespace and run, as helmcr itself: reading gives a CR author nothing (docs/drift.md)."""
+    kept = {resource_of(o.api_version, o.kind): o.kind for o in objects if not o.hook}
+    return [
+        Grant(namespace, resource.group, resource.resource, ("list",), f"drift and health read its {kind} objects")
+        for resource, kind in sorted(kept.items())
+        for namespace in (scope.release_scopes if resource.namespaced else (None,))
+    ]
 
 
 def _watch(request: Request, chart: Chart, objects: Sequence[RenderedObject]) -> Watch:

@@ -55,4 +55,6 @@ def config(kind: CustomKind, watch: Watch, lease_namespace: str) -> dict[str, An
         entry["allowedKinds"] = list(watch.allowed_kinds)
     if watch.allow_cluster_scoped:
         entry["allowClusterScoped"] = True
+    entry["drift"] = {"mode": "correct"}  # docs/drift.md: what a manual change or a deleted object gets
+    entry["health"] = True
     return {"watches": [entry], "lease": {"namespace": lease_namespace}}
