@@ -33,7 +33,6 @@ from typing import Any, cast
 import yaml
 from kubernetes import client
 
-from devenv import binaries
 from devenv.controlplane import ControlPlane
 from devenv.crds import establish_crd, free_form_crd
 from devenv.helmcli import isolated_helm
@@ -41,6 +40,7 @@ from reconcile.charts import resolve_chart
 from reconcile.desired import desired_from_resource
 from reconcile.labels import ownership_labels
 from reconcile.settings import Watch
+from tests.integration.support import kubectl
 
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "examples" / "memcached" / "chart"
@@ -123,24 +123,10 @@ class Bench:
         """Each release's objects, applied server-side as manager ``helm`` in chunks (one kubectl per chunk)."""
         for start in range(0, len(names), 200):
             text = "\n---\n".join(manifest.replace(TEMPLATE_RELEASE, name) for name in names[start : start + 200])
-            applied = subprocess.run(
-                [
-                    str(binaries.kubectl_binary()),
-                    "--kubeconfig",
-                    str(self.plane.kubeconfig),
-                    "apply",
-                    "-n",
-                    NAMESPACE,
-                    "--server-side",
-                    "--field-manager=helm",
-                    "-f",
-                    "-",
-                ],
-                input=text,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            applied = kubectl(
+                self.plane.kubeconfig, "apply", "-n", NAMESPACE, "--server-side", "--field-manager=helm", "-f", "-",
+                stdin=text,
+            )  # fmt: skip
             if applied.returncode != 0:
                 raise SystemExit(f"kubectl apply failed: {applied.stderr[-2000:]}")
 

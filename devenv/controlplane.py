@@ -37,8 +37,6 @@ from devenv.processes import ProcessRecord
 DIR_PREFIX = "helmcr-cp-"
 OWNER_FILE = "owner.json"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-LOG_TAIL_LINES = 40
-POLL_SECONDS = 0.1
 # Ports are drawn below the kernel's ephemeral range, so no outgoing connection (e.g. apiserver -> etcd) can grab a
 # port between the moment we pick it and the moment the component binds it.
 PORT_FLOOR = 20000
@@ -461,28 +459,9 @@ class ControlPlane:
         self._write_owner_file()
 
     def _wait_until(self, name: str, ready: Callable[[], bool]) -> None:
-        """Poll ``ready`` until it holds; fail fast, with the log tail, if the process exits or the timeout passes."""
         self._readiness[name] = ready
-        process = self._processes[name]
-        deadline = time.monotonic() + self.ready_timeout
-        while not ready():
-            if process.poll() is not None:
-                raise ControlPlaneError(
-                    f"{name} exited with code {process.returncode} while starting\n{self._log_tail(name)}"
-                )
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(
-                    f"{name} was not ready after {self.ready_timeout:.0f} s\n{self._log_tail(name)}"
-                )
-            time.sleep(POLL_SECONDS)
-
-    def _log_tail(self, name: str) -> str:
-        path = self.log_path(name)
-        try:
-            lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        except OSError as error:
-            return f"(no log: {error})"
-        return f"--- last {len(lines)} lines of {path} ---\n" + "\n".join(lines)
+        log = self.log_path(name)
+        processes.wait_ready(name, self._processes[name], ready, log, self.ready_timeout, ControlPlaneError)
 
     def _write_owner_file(self) -> None:
         """Record owner and children atomically, for :func:`clean_stale` in a later run if this one gets killed."""

@@ -46,7 +46,6 @@ LOCK_PATH = Path(tempfile.gettempdir()) / "helmcr-node.lock"
 CGROUP = "helmcr-node"
 CONTAINERD_NAMESPACE = "k8s.io"
 POLL_SECONDS = 0.2
-LOG_TAIL_LINES = 30
 
 
 class NodeError(RuntimeError):
@@ -104,10 +103,6 @@ class Node:
         if process.returncode != 0:
             raise NodeError(f"importing {archive} into the node failed: {process.stderr.strip()}")
         self._imported.add(str(archive))
-
-    def images(self) -> list[str]:
-        """The references of the images the node holds (``ctr images ls -q``)."""
-        return self._ctr("images", "ls", "-q").stdout.split()
 
     def start(self) -> Node:
         if self._started:
@@ -270,18 +265,7 @@ class Node:
         return {"PATH": os.pathsep.join((str(shim_dir), "/usr/sbin", "/usr/bin", "/sbin", "/bin")), "HOME": "/root"}
 
     def _wait_until(self, name: str, ready: Callable[[], bool]) -> None:
-        process = self._processes[name]
-        deadline = time.monotonic() + self.ready_timeout
-        while not ready():
-            if process.poll() is not None:
-                raise NodeError(f"{name} exited with code {process.returncode} while starting\n{self._tail(name)}")
-            if time.monotonic() > deadline:
-                raise NodeError(f"{name} was not ready after {self.ready_timeout:.0f} s\n{self._tail(name)}")
-            time.sleep(POLL_SECONDS)
-
-    def _tail(self, name: str) -> str:
-        lines = self.log_path(name).read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        return f"--- last {len(lines)} lines of {self.log_path(name)} ---\n" + "\n".join(lines)
+        processes.wait_ready(name, self._processes[name], ready, self.log_path(name), self.ready_timeout, NodeError)
 
     def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [str(self._ctr_binary), "--address", str(self.paths.containerd_sock), "-n", CONTAINERD_NAMESPACE]

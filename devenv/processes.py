@@ -18,6 +18,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,3 +147,35 @@ def kill_stale(records: Iterable[ProcessRecord]) -> list[ProcessRecord]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(record.pid, signal.SIGKILL)
     return killed
+
+
+LOG_TAIL_LINES = 40
+READY_POLL_SECONDS = 0.1
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a component's log, for an error that says why it did not come up."""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as error:
+        return f"(no log: {error})"
+    return f"--- last {len(tail)} lines of {path} ---\n" + "\n".join(tail)
+
+
+def wait_ready(
+    name: str,
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    log: Path,
+    timeout: float,
+    error: Callable[[str], Exception],
+) -> None:
+    """Poll ``ready`` until it holds; fail fast, with the log's tail, if the process exits or the timeout passes
+    (a component that died at start would otherwise cost the whole timeout and say nothing)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise error(f"{name} exited with code {process.returncode} while starting\n{log_tail(log)}")
+        if time.monotonic() > deadline:
+            raise error(f"{name} was not ready after {timeout:.0f} s\n{log_tail(log)}")
+        time.sleep(READY_POLL_SECONDS)

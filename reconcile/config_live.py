@@ -26,6 +26,8 @@ TARGET_FIELDS = frozenset({"kind", "name"})
 
 def live_checks(entry: Mapping[str, Any], where: str, fields: Fields) -> LiveChecks:
     drift = fields.mapping(entry, "drift", where)
+    if drift.get("mode") is False:  # YAML 1.1 reads a bare off as false
+        drift = {**drift, "mode": "off"}
     fields.check_names(drift, DRIFT_FIELDS, f"{where}.drift")
     mode = fields.choice(drift, "mode", f"{where}.drift", tuple(DriftMode))
     rules = drift.get("ignore") or []

@@ -46,6 +46,23 @@ def test_operator_sdk_watches_file_is_accepted_as_is(tmp_path: Path) -> None:
     assert watch.operator_sdk, "a watches.yaml keeps operator-sdk's status beside helmcr's"
 
 
+def test_drift_health_and_conflicts_are_read_per_kind(tmp_path: Path) -> None:
+    text = (
+        "- {group: a.io, version: v1, kind: Foo, chart: c, health: true, conflicts: fail, drift: {mode: correct, "
+        "ignoreManagers: [keda], ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]}}\n"
+        "- {group: a.io, version: v1, kind: Bar, chart: c, drift: {mode: off}}\n"
+    )
+    foo, bar = load_config(write(tmp_path, text)).watches
+    assert (foo.live.drift, foo.live.health, foo.live.ignore_managers, foo.helm.force_conflicts) == (
+        "correct",
+        True,
+        ("keda",),
+        False,
+    )
+    assert foo.live.ignored("Deployment", "x", "/spec/replicas") and not foo.live.ignored("StatefulSet", "x", "/spec")
+    assert (bar.live.drift, bar.live.active, bar.helm.force_conflicts) == ("off", False, True), "a bare off is off"
+
+
 def test_override_keys_are_set_paths_and_a_watches_yaml_types_its_strings_as_set_does(tmp_path: Path) -> None:
     text = (
         "- {group: a.io, version: v1, kind: Foo, chart: c, overrideValues: "

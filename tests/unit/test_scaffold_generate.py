@@ -273,6 +273,8 @@ def test_helm_acts_as_an_account_of_each_release_namespace_that_holds_the_charts
         "events": (["create"], None),
         "secrets": (["get", "list", "update"], None),  # to read release records and unlock a dead operation's
         "serviceaccounts": (["impersonate"], ["helmcr-memcached-release"]),
+        "services": (["list"], None),  # drift and health read what the chart keeps, one LIST per namespace
+        "statefulsets": (["list"], None),
     }
     for namespace in ("team-a", "team-b"):
         account = documents[("ServiceAccount", "helmcr-memcached-release", namespace)]
@@ -286,6 +288,7 @@ def test_helm_acts_as_an_account_of_each_release_namespace_that_holds_the_charts
     (tmp_path / "helmcr.yaml").write_text(dump(files["helmcr.yaml"][0]))
     (watch,) = load_config(tmp_path / "helmcr.yaml").watches
     assert watch.helm.service_account == "helmcr-memcached-release"
+    assert (watch.live.drift, watch.live.health) == ("correct", True)
     assert (watch.objects.kinds, watch.objects.cluster_scoped) == (("Service", "StatefulSet.apps"), False)
     assert {g.resource for g in result.release_grants} == {"secrets", "services", "statefulsets"}
 
