@@ -10,15 +10,25 @@ release record already).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconcile.conditions import condition, find
+from reconcile.labels import OPERATOR_SDK_PREFIX
 from reconcile.model import Action, Outcome, Result
+from reconcile.plan import KindPlan
 
 SUCCEEDED = {Action.INSTALL: "InstallSuccessful", Action.UPGRADE: "UpgradeSuccessful"}
 FAILED = {Action.INSTALL: "InstallError", Action.UPGRADE: "UpgradeError", Action.UNINSTALL: "UninstallError"}
 TYPES = ("Initialized", "Deployed", "ReleaseFailed", "Irreconcilable")
+# operator-sdk's per-CR annotations, and what a one-shot run offers instead
+ANNOTATION_ADVICE = {
+    "upgrade-force": "helmcr never upgrades with --force (it deletes and recreates objects)",
+    "uninstall-wait": "set wait: true on the kind to wait for an uninstall's objects to go",
+    "rollback-force": "helmcr does not roll back by itself; rollbackOnFailure: true rolls a failed upgrade back",
+    "reconcile-period": "the CronJob's schedule says how often every CR is reconciled",
+}
 
 
 def operator_sdk_status(outcome: Outcome, current: Mapping[str, Any], generation: int, at: str) -> dict[str, Any]:
@@ -42,3 +52,15 @@ def operator_sdk_status(outcome: Outcome, current: Mapping[str, Any], generation
     if "Deployed" in entries and entries["Deployed"][0] == "True":
         status["deployedRelease"] = {"name": outcome.step.key.name}
     return status
+
+
+def annotation_warnings(plans: Sequence[KindPlan]) -> list[str]:
+    """One line per kind and annotation of operator-sdk's that its CRs carry: accepted, not read, and why."""
+    warnings = []
+    for kind in plans:
+        carried = Counter(a for s in kind.plan.steps if s.desired for a in s.desired.operator_sdk_annotations)
+        for annotation, count in sorted(carried.items()):
+            name = annotation.removeprefix(OPERATOR_SDK_PREFIX)
+            advice = ANNOTATION_ADVICE.get(name, "helmcr does not know it")
+            warnings.append(f"{kind.watch}: {count} CR(s) carry {annotation}, which helmcr does not read: {advice}")
+    return warnings

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from reconcile.diff.values import secret_values
-from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY
+from reconcile.labels import ANNOTATION_KEEP, ANNOTATION_RETRY, OPERATOR_SDK_PREFIX
 from reconcile.limits import spec_problem, template_action
 from reconcile.model import ChartRef, Desired, ReleaseKey, ResourceRef
 from reconcile.settings import HelmOptions, Watch
@@ -56,6 +56,7 @@ def desired_from_resource(
         status=status if isinstance(status, dict) else {},
         keep=str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true",
         retry_request=str(annotations.get(ANNOTATION_RETRY, "")),
+        operator_sdk_annotations=tuple(sorted(a for a in annotations if str(a).startswith(OPERATOR_SDK_PREFIX))),
     )
     problem = _problem(resource.get("spec"), key, watch, chart)
     if problem:

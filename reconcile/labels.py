@@ -25,6 +25,7 @@ LABEL_DIGEST = LABEL_PREFIX + "digest"
 LABEL_KEEP = LABEL_PREFIX + "keep"
 ANNOTATION_KEEP = LABEL_PREFIX + "keep"
 ANNOTATION_RETRY = LABEL_PREFIX + "retry"
+OPERATOR_SDK_PREFIX = "helm.sdk.operatorframework.io/"  # its per-CR annotations (reconcile.compat)
 LABEL_VALUE_MAX = 63
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 

@@ -71,6 +71,7 @@ class Desired:
     keep: bool = False  # annotation helmcr.io/keep: carried to the release as a label, so it outlives the CR
     retry_request: str = ""  # annotation helmcr.io/retry: a new value asks for an attempt despite the backoff
     unkeyed_digest: str = ""  # with a digest key: the digest as it was before keying (a release with it is in sync)
+    operator_sdk_annotations: tuple[str, ...] = ()  # helm.sdk.operatorframework.io/* it carries: not read, warned
 
     @property
     def failures(self) -> int:

@@ -78,6 +78,10 @@ class ClusterSource:
         desired = [_in_scope(to_desired(r), cr_scopes) for r in selected]
         owned: list[Observed] = []
         release_scopes: list[str | None] = [watch.target_namespace] if watch.target_namespace else cr_scopes
+        if not watch.target_namespace and resources and not any(_identity(r)[0] for r in resources):
+            # A cluster-scoped kind without targetNamespace: its releases have nowhere to be, each CR is blocked
+            # saying so; listing Secrets cluster-wide, which its own RBAC rightly forbids, would only hide that.
+            release_scopes = []
         for namespace in release_scopes:
             owned += self._releases(namespace, owned_selector(watch.group, watch.kind))
         # A superseded "latest" revision of ours means a newer revision is labelled for someone else (another

@@ -17,6 +17,7 @@ from reconcile.adapters.kube import Kube
 from reconcile.apply import Executor, Gate, apply_plan
 from reconcile.assess import Inventory
 from reconcile.charts import resolve_chart
+from reconcile.compat import annotation_warnings
 from reconcile.desired import desired_from_resource, keyed
 from reconcile.errors import ChartError, DigestKeyMissing, KubeError
 from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
@@ -84,7 +85,8 @@ def preview_run(
     status, no event, no lease."""
     plans, errors = plan_all(config, source, options, clock())
     outcomes = [unchanged_outcome(step) for kind in plans for step in kind.plan.steps]
-    summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=run_warnings(config, options))
+    warnings = (*run_warnings(config, options), *annotation_warnings(plans))
+    summary = RunSummary(outcomes=tuple(outcomes), kind_errors=tuple(errors), warnings=warnings)
     with remote_charts(helm) as charts:
         readers = [(kind.watch, kind.plan, source.deployed(kind.watch, charts)) for kind in plans]
         return summary, preview(readers, charts, settings, source.namespaced), plans
@@ -136,7 +138,7 @@ def _apply_all(
         outcomes=tuple(outcomes),
         kind_errors=tuple(errors),
         status_errors=tuple(status_errors),
-        warnings=run_warnings(config, options),
+        warnings=(*run_warnings(config, options), *annotation_warnings(plans)),
     )
 
 

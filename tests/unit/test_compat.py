@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from reconcile.compat import operator_sdk_status
-from reconcile.model import Action, Outcome, ReleaseKey, Result, State, Step
+from reconcile.compat import annotation_warnings, operator_sdk_status
+from reconcile.desired import desired_from_resource
+from reconcile.model import Action, ChartRef, Outcome, Plan, ReleaseKey, Result, State, Step
+from reconcile.plan import KindPlan
+from reconcile.settings import Watch
 from tests.unit.factories import desired, observed
 
 KEY = ReleaseKey("team-a", "cache")
@@ -47,3 +51,28 @@ def test_a_blocked_cr_is_irreconcilable_and_has_no_deployed_release() -> None:
 def test_an_adopted_release_in_sync_counts_as_deployed() -> None:
     status = operator_sdk_status(outcome(Action.SKIP, Result.SKIPPED), {}, 1, AT)
     assert types(status)["Deployed"] == ("True", "InstallSuccessful")
+
+
+def test_operator_sdk_annotations_are_warned_about_once_per_kind_with_what_to_do_instead() -> None:
+    watch = Watch(group="cache.example.com", version="v1alpha1", kind="Memcached", chart="/charts/memcached")
+    forced = replace(desired(), operator_sdk_annotations=("helm.sdk.operatorframework.io/upgrade-force",))
+    steps = tuple(Step(KEY, Action.SKIP, State.IN_SYNC, "", desired=forced) for _ in range(2))
+    (warning,) = annotation_warnings([KindPlan(watch, Plan(steps), 1)])
+    assert warning == (
+        "Memcached.cache.example.com/v1alpha1: 2 CR(s) carry helm.sdk.operatorframework.io/upgrade-force, which "
+        "helmcr does not read: helmcr never upgrades with --force (it deletes and recreates objects)"
+    )
+
+
+def test_a_cr_names_the_operator_sdk_annotations_it_carries() -> None:
+    watch = Watch(group="cache.example.com", version="v1alpha1", kind="Memcached", chart="/charts/memcached")
+    resource = {
+        "metadata": {
+            "name": "cache",
+            "namespace": "team-a",
+            "annotations": {"helm.sdk.operatorframework.io/reconcile-period": "5m", "other": "x"},
+        },
+        "spec": {},
+    }
+    found = desired_from_resource(resource, watch, ChartRef(source="/charts/memcached", identity="x"))
+    assert found.operator_sdk_annotations == ("helm.sdk.operatorframework.io/reconcile-period",)
