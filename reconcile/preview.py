@@ -65,6 +65,15 @@ def _secret_paths(chart: ChartRef, charts: RemoteCharts) -> frozenset[str]:
         return chart.secret_paths
 
 
+def _drift_notes(step: Step) -> list[str]:
+    """Every field the live objects changed from what the release applied, which the upgrade puts back: the
+    release's own diff is empty for a drift correction (the same chart and values)."""
+    if step.live is None or not step.live.drift:
+        return []
+    secrets = secrets_of(step.desired) if step.desired else []
+    return [f"live drift, restored by this upgrade: {redact(d.describe(), secrets)}" for d in step.live.drift]
+
+
 def _diff(
     step: Step,
     watch: Watch,
@@ -74,7 +83,7 @@ def _diff(
     secret_paths: frozenset[str],
     namespaced: Namespaced,
 ) -> tuple[ReleaseDiff, str]:
-    notes: list[str] = []
+    notes = _drift_notes(step)
     problem = ""
     desired = step.desired if step.action is not Action.UNINSTALL else None
     desired_manifest = ""

@@ -58,6 +58,11 @@ def test_a_manual_scale_and_a_deleted_service_are_put_back_and_then_left_in_peac
 
     scale(control_plane, namespace, "alpha-memcached", 2)
     client.CoreV1Api(kube).delete_namespaced_service("beta-memcached", namespace)
+    previewed = helmcr.run(("diff",), "-n", namespace)
+    assert previewed.exit_code == 0, previewed.stdout + previewed.stderr
+    assert "live drift, restored by this upgrade: StatefulSet" in previewed.stdout
+    assert "/spec/replicas: 1 → 2 (by kubectl)" in previewed.stdout and "is missing" in previewed.stdout
+    assert statefulset_replicas(kube, namespace, "alpha-memcached") == 2, "a preview changes nothing"
     corrected = helmcr.sync("-n", namespace, "-o", "json")
     assert corrected.exit_code == 0, corrected.stdout + corrected.stderr
     alpha, beta = corrected.outcome("alpha"), corrected.outcome("beta")
