@@ -64,4 +64,17 @@ def live_conditions(outcome: Outcome, current: Mapping[str, Any], generation: in
             found.append(("Healthy", "False", "NotReady", live.health_summary()))
         else:
             found.append(("Healthy", "True", "AllReady", "every object of the release is up"))
-    return [condition(current, kind, value, reason, message, generation, at) for kind, value, reason, message in found]
+    unread = _unchecked(live.unchecked)
+    return [
+        condition(current, kind, value, reason, message + unread, generation, at)
+        for kind, value, reason, message in found
+    ]
+
+
+def _unchecked(problems: tuple[str, ...]) -> str:
+    """Objects the run could not read (a LIST its RBAC refuses, a kind not served): said, so that "in sync" and
+    "up" are never claimed for them."""
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"; not checked: {problems[0]}{more}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reconcile.assess import Inventory
+from reconcile.conditions import live_conditions
 from reconcile.livereport import Drift, LiveReport, ObjectRef
-from reconcile.model import Action, ReleaseKey, State, Step
+from reconcile.model import Action, Outcome, ReleaseKey, Result, State, Step
 from reconcile.plan import plan
 from reconcile.settings import DriftMode
 from tests.unit.factories import desired, observed
@@ -49,3 +50,11 @@ def test_a_changed_spec_is_an_upgrade_for_its_own_reason_drift_or_not() -> None:
     changed = step(DriftMode.CORRECT, SCALED, digest="old")
     assert (changed.state, changed.action) == (State.OUT_OF_SYNC, Action.UPGRADE)
     assert changed.live is SCALED
+
+
+def test_objects_the_run_could_not_read_are_named_in_the_conditions() -> None:
+    refused = LiveReport(unchecked=("cannot list statefulsets in team-a: forbidden",), drift_checked=True, health=True)
+    skipped = Outcome(step(DriftMode.DETECT, refused), Result.SKIPPED, message="in sync")
+    found = {c["type"]: c["message"] for c in live_conditions(skipped, {}, 1, "2026-12-02T10:00:00Z")}
+    assert found["Drifted"].endswith("; not checked: cannot list statefulsets in team-a: forbidden")
+    assert found["Healthy"].endswith("; not checked: cannot list statefulsets in team-a: forbidden")
