@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from reconcile.adapters.helm import Helm
-from reconcile.adapters.helm_storage import mark_failed
+from reconcile.adapters.helm_storage import mark_failed, read_release
 from reconcile.adapters.kube import Kube
+from reconcile.adapters.ownership import Served, claim
 from reconcile.clock import now
 from reconcile.desired import secrets_of
-from reconcile.errors import HelmcrError, HelmError, ObjectsRefused
+from reconcile.errors import HelmcrError, HelmError, KubeError, ObjectsRefused
 from reconcile.labels import ownership_labels
 from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
 from reconcile.objectcheck import Namespaced, refusal_message, refusals
@@ -49,6 +50,8 @@ class Executor:
     objects: ObjectRules
     namespaced: Namespaced  # the run's one discovery cache (the source's)
     charts: RemoteCharts  # the run's one, shared by every kind: a chart is pulled once whichever kinds use it
+    owners: Served | None = None  # discovery, when the release's objects get owner references to their CR
+    owner_api_version: str = ""  # the CRs' apiVersion, for those references
 
 
 def apply_plan(
@@ -111,7 +114,27 @@ def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"
-    return Outcome(step, Result.SUCCEEDED, message=f"{verb} release {step.key}: revision {revision}", revision=revision)
+    message = f"{verb} release {step.key}: revision {revision}" + _owned(step, executor, revision)
+    return Outcome(step, Result.SUCCEEDED, message=message, revision=revision)
+
+
+def _owned(step: Step, executor: Executor, revision: int) -> str:
+    """Owner references to the CR on what helm just applied; what could not get one is told, never fatal (the
+    release is deployed, and the next run uninstalls it after its CR is gone either way)."""
+    desired = step.desired
+    if executor.owners is None or desired is None or not desired.owner.uid:
+        return ""
+    account = executor.options.service_account
+    as_user = f"system:serviceaccount:{step.key.namespace}:{account}" if account else ""
+    try:
+        release = read_release(executor.kube, step.key, revision)
+        problems = claim(
+            executor.kube, executor.owners, desired.owner, executor.owner_api_version, release, as_user, desired.keep
+        )
+    except KubeError as error:
+        problems = [str(error)]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"; not collected with its CR: {problems[0]}{more}" if problems else ""
 
 
 def _rendered(step: Step, executor: Executor, secrets: Sequence[str]) -> str:

@@ -75,6 +75,7 @@ ENTRY_FIELDS = frozenset(
         "health",
         "conflicts",
         "operatorSdkStatus",
+        "ownerReferences",
     }
 )
 CONFLICT_POLICIES = ("force", "fail")
@@ -238,6 +239,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         ),
         live=live_checks(entry, where, fields),
         operator_sdk=fields.flag(entry, "operatorSdkStatus", where, fields.watches_yaml),
+        owner_references=fields.flag(entry, "ownerReferences", where, fields.watches_yaml),
     )
 
 

@@ -64,6 +64,7 @@ class ClusterSource:
         self.files = files
         kinds = KindScopes(kube)
         self.namespaced = kinds.namespaced
+        self.served = kinds.served
         self.live_objects = LiveObjects(kube, kinds, page_size)
 
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:

@@ -176,6 +176,7 @@ class Watch:
     allow_template_values: bool = False  # a CR's "{{" may reach a chart's tpl: only for CR authors you trust
     objects: ObjectRules = field(default_factory=ObjectRules)
     live: LiveChecks = field(default_factory=LiveChecks)
+    owner_references: bool = False  # the release's objects are collected with their CR (adapters.ownership)
     operator_sdk: bool = False  # operator-sdk's status kept beside helmcr's (docs/migrating-from-operator-sdk.md)
 
     @property

@@ -131,7 +131,19 @@ def _apply_all(
     with remote_charts(helm) as charts:
         for kind in plans:
             writer = StatusWriter(kube, resource_type(kind.watch), kind.watch.policy, kind.watch.operator_sdk)
-            executor = Executor(helm, kube, kind.watch.helm, gate, kind.watch.objects, source.namespaced, charts)
+            watch = kind.watch
+            owners = source.served if watch.owner_references else None
+            executor = Executor(
+                helm,
+                kube,
+                watch.helm,
+                gate,
+                watch.objects,
+                source.namespaced,
+                charts,
+                owners,
+                f"{watch.group}/{watch.version}",
+            )
             outcomes += apply_plan(kind.plan, executor, options.concurrency, on_outcome=writer)
             status_errors += writer.problems
     return RunSummary(

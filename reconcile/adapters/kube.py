@@ -151,9 +151,13 @@ class Kube:
         body: Any = None,
         accept: str = "application/json",
         content_type: str = "application/json",
+        impersonate: str = "",
     ) -> dict[str, Any]:
-        """One request; a failure raises the :mod:`reconcile.errors` type that says what the caller can do."""
+        """One request; a failure raises the :mod:`reconcile.errors` type that says what the caller can do.
+        ``impersonate``: made as that user (a ServiceAccount helm acts as), with only its rights."""
         headers = {"Accept": accept}
+        if impersonate:
+            headers["Impersonate-User"] = impersonate
         if body is not None:
             headers["Content-Type"] = content_type
         with self._counter:

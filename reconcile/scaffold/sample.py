@@ -57,4 +57,5 @@ def config(kind: CustomKind, watch: Watch, lease_namespace: str) -> dict[str, An
         entry["allowClusterScoped"] = True
     entry["drift"] = {"mode": "correct"}  # docs/drift.md: what a manual change or a deleted object gets
     entry["health"] = True
+    entry["ownerReferences"] = True  # what helm applied goes with its CR, even if no run follows the deletion
     return {"watches": [entry], "lease": {"namespace": lease_namespace}}

@@ -15,7 +15,6 @@ from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm
 from tests.integration.support import (
     Helmcr,
-    Kind,
     Resources,
     cache_watch,
     kubectl,
@@ -24,11 +23,6 @@ from tests.integration.support import (
 )
 
 CORRECT = {"drift": {"mode": "correct"}, "health": True}
-
-
-@pytest.fixture
-def caches(kube: client.ApiClient, cache_kind: Kind, namespace: str) -> Resources:
-    return Resources(kube, cache_kind, namespace)
 
 
 @pytest.fixture

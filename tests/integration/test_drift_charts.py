@@ -4,28 +4,15 @@ normalised in their StatefulSets, Services, Secrets and ConfigMaps is not called
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from kubernetes import client
 
-from devenv.controlplane import ControlPlane
-from devenv.helmcli import Helm
-from tests.integration.support import SHARED_CHARTS, Helmcr, Kind, Resources, cache_watch
+from tests.integration.support import SHARED_CHARTS, Helmcr, Resources, cache_watch
 
 
 @pytest.mark.parametrize("chart", ["memcached", "redis", "postgresql", "mariadb"])
 def test_an_untouched_release_of_a_real_chart_has_no_drift(
-    chart: str,
-    tmp_path: Path,
-    helm: Helm,
-    control_plane: ControlPlane,
-    kube: client.ApiClient,
-    cache_kind: Kind,
-    namespace: str,
+    chart: str, helmcr: Helmcr, caches: Resources, namespace: str
 ) -> None:
-    caches = Resources(kube, cache_kind, namespace)
-    helmcr = Helmcr(tmp_path, helm, control_plane.kubeconfig)
     watch = cache_watch(chart=str(SHARED_CHARTS / chart), disableHooks=True, drift={"mode": "detect"})
     helmcr.configure([watch])
     caches.create("real", {})

@@ -3,29 +3,18 @@ one whose image is not on the node is not, with the object and the reason named 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from kubernetes import client
 
 from devenv.controlplane import ControlPlane
-from devenv.helmcli import Helm
 from devenv.node import Node
-from tests.integration.support import GROUP, REPO, Helmcr, Kind, Resources, cache_watch, kubectl, wait_for
+from tests.integration.support import GROUP, REPO, Helmcr, Resources, cache_watch, kubectl, wait_for
 
 SLEEPER = REPO / "tests" / "fixtures" / "charts" / "sleeper"
 
 
 def test_health_is_judged_from_the_pods_the_node_runs(
-    node: Node,
-    tmp_path: Path,
-    helm: Helm,
-    control_plane: ControlPlane,
-    kube: client.ApiClient,
-    cache_kind: Kind,
-    namespace: str,
+    node: Node, helmcr: Helmcr, caches: Resources, control_plane: ControlPlane, kube: client.ApiClient, namespace: str
 ) -> None:
-    caches = Resources(kube, cache_kind, namespace)
-    helmcr = Helmcr(tmp_path, helm, control_plane.kubeconfig)
     helmcr.configure([cache_watch(chart=str(SLEEPER), health=True, drift={"mode": "correct"})])
     caches.create("up", {"image": node.pause_image})
     caches.create("down", {"image": "localhost/not-on-this-node:1"})

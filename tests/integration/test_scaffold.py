@@ -231,16 +231,23 @@ def test_sync_as_the_generated_service_account_installs_upgrades_and_uninstalls_
         control_plane.audit_log, audit_offset, f"system:serviceaccount:{namespace}:{cache.release_account}"
     )
     assert not helm_as.denied, f"requests of helm the generated RBAC denied: {helm_as.denied}"
-    assert helm_as.allowed == granted_verbs(rbac, cache.release_account), "every rule was used, and nothing else"
+    granted = granted_verbs(rbac, cache.release_account)
+    # The CR's deletion lets the garbage collector remove the objects (owner references), often before the next
+    # run's helm uninstall gets to them: their delete is granted for when it does not.
+    deleted = {key: {"delete"} for key in granted if key[0] in ("/services", "apps/statefulsets")}
+    unused = {key: verbs - helm_as.allowed.get(key, set()) for key, verbs in granted.items()}
+    assert set(helm_as.allowed) <= set(granted) and all(helm_as.allowed[k] <= granted[k] for k in helm_as.allowed)
+    assert all(verbs <= deleted.get(key, set()) for key, verbs in unused.items()), "every other rule was used"
     own = verbs_used(
         control_plane.audit_log, audit_offset, f"system:serviceaccount:{namespace}:{cache.service_account}"
     )
     assert not own.denied, f"requests of helmcr the generated RBAC denied: {own.denied}"
     expected = granted_verbs(rbac, cache.service_account)
-    # Not asked in a run that goes well: impersonation (authorized on each of helm's requests, not one of its own),
-    # and reading one release record or marking it failed (previews, and unlocking a dead operation's release).
+    # Not asked in a run that goes well: impersonation (authorized on each of helm's requests and on the owner
+    # references set as helm's account, not on one of helmcr's own), and marking a release record failed
+    # (unlocking a dead operation's release). Each install or upgrade reads its new release record (get).
     assert expected.pop(("/serviceaccounts", namespace)) == {"impersonate"}
-    expected[("/secrets", namespace)] -= {"get", "update"}
+    expected[("/secrets", namespace)] -= {"update"}
     assert own.allowed == expected, "helmcr itself used every other rule, and nothing else"
 
 

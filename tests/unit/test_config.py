@@ -215,3 +215,10 @@ def test_what_a_kinds_releases_may_hold_defaults_to_its_namespace_and_namespaced
     assert (plain.objects.kinds, plain.objects.cluster_scoped, plain.objects.other_namespaces) == ((), False, False)
     assert open_.objects.allows_kind("apps", "Deployment") and not open_.objects.allows_kind("extensions", "Deployment")
     assert open_.objects.cluster_scoped and open_.objects.other_namespaces and not open_.objects.unbounded
+
+
+def test_a_watches_yaml_owns_its_objects_like_operator_sdk_and_a_helmcr_config_when_asked(tmp_path: Path) -> None:
+    (listed,) = load_config(write(tmp_path, "- {group: a.io, version: v1, kind: Foo, chart: c}\n")).watches
+    mapping = "watches:\n- {group: a.io, version: v1, kind: Foo, chart: c}\n"
+    (plain,) = load_config(write(tmp_path, mapping)).watches
+    assert (listed.owner_references, plain.owner_references) == (True, False)

@@ -288,7 +288,7 @@ def test_helm_acts_as_an_account_of_each_release_namespace_that_holds_the_charts
     (tmp_path / "helmcr.yaml").write_text(dump(files["helmcr.yaml"][0]))
     (watch,) = load_config(tmp_path / "helmcr.yaml").watches
     assert watch.helm.service_account == "helmcr-memcached-release"
-    assert (watch.live.drift, watch.live.health) == ("correct", True)
+    assert (watch.live.drift, watch.live.health, watch.owner_references) == ("correct", True, True)
     assert (watch.objects.kinds, watch.objects.cluster_scoped) == (("Service", "StatefulSet.apps"), False)
     assert {g.resource for g in result.release_grants} == {"secrets", "services", "statefulsets"}
 
