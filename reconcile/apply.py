@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reconcile.adapters.helm import Helm
-from reconcile.adapters.helm_storage import mark_failed, read_release
-from reconcile.adapters.kube import Kube
+from reconcile.adapters.helm_storage import mark_failed, read_release, record_name
+from reconcile.adapters.kube import SECRETS, Kube
 from reconcile.adapters.ownership import Served, claim
 from reconcile.clock import now
 from reconcile.desired import secrets_of
 from reconcile.errors import HelmcrError, HelmError, KubeError, ObjectsRefused
 from reconcile.labels import ownership_labels
-from reconcile.model import Action, Outcome, Plan, Result, Step, unchanged_outcome
+from reconcile.manifests import release_manifest, written_objects
+from reconcile.model import Action, Outcome, Plan, ReleaseStatus, Result, Step, unchanged_outcome
 from reconcile.objectcheck import Namespaced, refusal_message, refusals
 from reconcile.pulls import RemoteCharts
 from reconcile.redact import redact
@@ -98,19 +100,60 @@ def _with_local_chart(step: Step, charts: RemoteCharts) -> Step:
 
 def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     """``helm upgrade --install``, for an install as for an upgrade: a release created meanwhile is not lost."""
+    if not executor.objects.unbounded:
+        _check(step, executor, _rendered(step, executor, secrets))
+    return _helm_upgrade(step, executor, secrets)
+
+
+def _check(step: Step, executor: Executor, manifest: str) -> None:
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
-    if not executor.objects.unbounded and (
-        problems := refusals(
-            _rendered(step, executor, secrets),
-            step.key.namespace,
-            executor.objects,
-            executor.namespaced,
-            executor.options.service_account,
-            desired.chart.crd_kinds,
-        )
-    ):
+    account = executor.options.service_account
+    problems = refusals(
+        manifest, step.key.namespace, executor.objects, executor.namespaced, account, desired.chart.crd_kinds
+    )
+    if problems:
         raise ObjectsRefused(refusal_message(problems))
+
+
+def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    """A release someone else installed (operator-sdk, a person with helm) becomes helmcr's. When its chart and
+    values are the CR's and a dry run renders the deployed objects, only its record's labels change: no new
+    revision, nothing re-applied. Anything else is an upgrade like any other."""
+    desired, observed = step.desired, step.observed
+    assert desired is not None and observed is not None, "an adoptable step carries both sides"
+    rendered = _rendered(step, executor, secrets)
+    _check(step, executor, rendered)
+    deployed = read_release(executor.kube, step.key, observed.revision)
+    if observed.status is not ReleaseStatus.DEPLOYED or not _renders_as_deployed(step, executor, rendered, deployed):
+        return _helm_upgrade(step, executor, secrets)
+    labels = {"metadata": {"labels": ownership_labels(desired.owner, desired.digest, desired.keep)}}
+    executor.kube.patch(SECRETS, step.key.namespace, record_name(step.key, observed.revision), labels)
+    message = (
+        f"adopted release {step.key} at revision {observed.revision}: its chart and values are the CR's, so no new "
+        "revision" + _owned(step, executor, observed.revision)
+    )
+    return Outcome(step, Result.SUCCEEDED, message=message, revision=observed.revision)
+
+
+def _renders_as_deployed(step: Step, executor: Executor, rendered: str, deployed: Mapping[str, Any]) -> bool:
+    """Same chart, same user-supplied values, same objects: an upgrade would make a revision that changes nothing.
+    Objects are compared parsed, so formatting is no difference, while a random password the chart generates is."""
+    desired = step.desired
+    assert desired is not None
+    chart = (deployed.get("chart") or {}).get("metadata") or {}
+    same_chart = (chart.get("name"), chart.get("version")) == (desired.chart.name, desired.chart.version)
+    deployed_objects = release_manifest(deployed, with_hooks=not executor.options.disable_hooks)
+    return (
+        same_chart
+        and (deployed.get("config") or {}) == dict(desired.values)
+        and written_objects(rendered) == written_objects(deployed_objects)
+    )
+
+
+def _helm_upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
+    desired = step.desired
+    assert desired is not None, "install and upgrade steps always carry the desired state"
     labels = ownership_labels(desired.owner, desired.digest, desired.keep)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"
@@ -191,4 +234,5 @@ ACTIONS: dict[Action, Callable[[Step, Executor, Sequence[str]], Outcome]] = {
     Action.UNLOCK_AND_UPGRADE: _unlock_and_upgrade,
     Action.REINSTALL: _reinstall,
     Action.UNLOCK_AND_UNINSTALL: _unlock_and_uninstall,
+    Action.ADOPT: _adopt,
 }

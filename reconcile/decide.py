@@ -41,7 +41,12 @@ RULES: tuple[Rule, ...] = (
         "a settled release with this name exists that helmcr did not create for this kind (and adoption is off, or "
         "another helmcr kind owns it)",
     ),
-    Rule(State.ADOPTABLE, Action.UPGRADE, "such a release was not created by helmcr, and the kind has `adopt: true`"),
+    Rule(
+        State.ADOPTABLE,
+        Action.ADOPT,
+        "such a release was not created by helmcr, and the kind has `adopt: true`: labelled as helmcr's when a dry "
+        "run shows the CR's values and chart would change nothing (no new revision), upgraded otherwise",
+    ),
     Rule(State.ABSENT, Action.INSTALL, "no release yet, or its latest revision is `uninstalled` (kept history)"),
     Rule(
         State.STUCK,

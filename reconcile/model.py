@@ -139,6 +139,7 @@ class Action(enum.StrEnum):
     UNLOCK_AND_UPGRADE = "unlock-and-upgrade"  # mark a dead pending-* record failed, then upgrade
     REINSTALL = "reinstall"  # mark a dead, never-deployed release failed, uninstall it, install afresh
     UNLOCK_AND_UNINSTALL = "unlock-and-uninstall"  # mark a dead pending-* record failed, then uninstall
+    ADOPT = "adopt"  # label a release helmcr did not create as its own; upgrade it only if that would change it
     SKIP = "skip"  # nothing to do: converged, or not helmcr's to touch
     WAIT = "wait"  # nothing this run: a failed attempt waits out its backoff
     BLOCKED = "blocked"  # cannot be done until someone changes something
@@ -161,6 +162,7 @@ CHANGE_ENDS_IN = {
     Action.UNLOCK_AND_UPGRADE: Action.UPGRADE,
     Action.REINSTALL: Action.INSTALL,
     Action.UNLOCK_AND_UNINSTALL: Action.UNINSTALL,
+    Action.ADOPT: Action.UPGRADE,
 }
 
 

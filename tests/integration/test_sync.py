@@ -178,6 +178,32 @@ def test_a_release_helmcr_did_not_create_is_blocked_and_untouched(
     assert "adopt: true" in ready["message"]
 
 
+def test_adopting_a_release_makes_no_revision_when_the_cr_changes_nothing(
+    helmcr: Helmcr, caches: Resources, namespace: str, helm: Helm, tmp_path: Path
+) -> None:
+    helmcr.configure([memcached_watch(adopt=True)])
+    values = tmp_path / "values.yaml"
+    values.write_text("replicaCount: 1\n")
+    for name in ("same", "edited"):
+        helm.run("install", name, str(SHARED_CHARTS / "memcached"), "-n", namespace, "--no-hooks", "-f", str(values))
+    caches.create("same", {"replicaCount": 1})
+    caches.create("edited", {"replicaCount": 2})
+
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert [run.outcome(name)["action"] for name in ("same", "edited")] == ["adopt", "adopt"]
+    assert (helm_status(helm, namespace, "same")["version"], helm_status(helm, namespace, "edited")["version"]) == (
+        1,
+        2,
+    ), "only the release whose CR asks for a change gets a new revision"
+    assert "no new revision" in caches.ready("same")["message"]
+    assert caches.get("same")["status"]["revision"] == 1
+
+    again = helmcr.sync("-n", namespace, "-o", "json")
+    assert again.exit_code == 0 and again.helm_processes == 0
+    assert {again.outcome(name)["state"] for name in ("same", "edited")} == {"in-sync"}, "both are helmcr's now"
+
+
 def test_a_cr_whose_spec_is_not_an_object_is_blocked_and_others_converge(
     helmcr: Helmcr, caches: Resources, namespace: str
 ) -> None:

@@ -109,3 +109,23 @@ def test_values_reach_helm_through_its_standard_input_never_a_file_or_the_comman
         assert call.values == {"auth": {"password": "hunter2-secret"}} and call.values_modes == ()
         assert call.argv[call.argv.index("--values") + 1] == "-"
         assert not any("hunter2" in part for part in call.argv)
+
+
+def test_an_adopted_release_gets_no_revision_when_nothing_would_change_and_an_upgrade_otherwise() -> None:
+    world = World()
+    world.watch = Watch(**{**world.watch.__dict__, "adopt": True})
+    for name in ("same", "edited"):
+        world.helm.run(
+            ["upgrade", "--install", name, str(world.watch.chart), "--namespace", NAMESPACE, "--values", "-"],
+            stdin=b'{"replicaCount": 1}',
+        )
+    world.cr("same", {"replicaCount": 1})
+    world.cr("edited", {"replicaCount": 2})
+    summary = world.sync()
+    assert {o.step.key.name: (o.step.action, o.result) for o in summary.outcomes} == {
+        "same": (Action.ADOPT, Result.SUCCEEDED),
+        "edited": (Action.ADOPT, Result.SUCCEEDED),
+    }
+    assert world.releases() == {"same": (1, "deployed"), "edited": (2, "deployed")}
+    assert "no new revision" in world.ready("same")["message"]
+    assert {o.step.state for o in world.sync().outcomes} == {State.IN_SYNC}, "both releases are helmcr's now"

@@ -80,7 +80,7 @@ TABLE = [
     (
         "foreign release adopted on opt-in",
         Inventory(desired=(desired(),), owned=(), others=(observed(managed=False),), adopt=True),
-        Action.UPGRADE,
+        Action.ADOPT,
         State.ADOPTABLE,
     ),
     (
@@ -175,7 +175,7 @@ def test_unowned_releases_are_never_touched_without_adoption(inventory: Inventor
     foreign = {o.key for o in inventory.others}
     for step in plan(inventory).changes:
         if step.key in foreign:
-            assert inventory.adopt and step.action is Action.UPGRADE
+            assert inventory.adopt and step.action is Action.ADOPT
         assert step.action.ends_in is not Action.UNINSTALL or step.key not in foreign
 
 
