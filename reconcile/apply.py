@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ from reconcile.settings import HelmOptions, ObjectRules
 
 log = logging.getLogger(__name__)
 CRDS_MISSING = "ensure CRDs are installed first"  # helm's words when a manifest names a kind not served yet
+SIGNAL_LATENCY_SECONDS = 0.1  # how soon the main thread runs a signal handler while steps run
 
 Gate = Callable[[Step, float], str]
 """Asked before each helm operation with its timeout in seconds: "" to go ahead, else why not (a signal arrived,
@@ -68,7 +69,13 @@ def apply_plan(
         return outcome
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="helmcr-apply") as pool:
-        return list(pool.map(settle, plan.steps))
+        futures = [pool.submit(settle, step) for step in plan.steps]
+        pending = set(futures)
+        while pending:
+            # Timed waits, not one blocking wait: the kernel may hand SIGTERM to a worker thread, and Python runs
+            # the handler only when the main thread wakes; blocked until a step ends, it would let the next start.
+            _, pending = wait(pending, timeout=SIGNAL_LATENCY_SECONDS)
+        return [future.result() for future in futures]
 
 
 def _carry_out(step: Step, executor: Executor) -> Outcome:

@@ -82,8 +82,9 @@ def test_helmcr_killed_mid_upgrade_leaves_no_values_on_disk_and_its_helm_finishe
     wait_for(lambda: releases(helm, namespace).get("waits") == (1, "pending-install"), "helm to be mid-install")
     running.send_signal(signal.SIGKILL)
     running.wait()
-    (_, check), (helm_pid, upgrade) = helmcr.helm_pids()  # the object check's dry run finished; the upgrade runs
-    assert (check, upgrade) == ("upgrade", "upgrade")
+    # helm's version (asked once per run), the object check's dry run finished; the upgrade runs
+    (_, version), (_, check), (helm_pid, upgrade) = helmcr.helm_pids()
+    assert (version, check, upgrade) == ("version", "upgrade", "upgrade")
     os.kill(helm_pid, 0)  # helm outlives the helmcr that started it
     on_disk = [p for p in scratch.rglob("*") if p.is_file() and OPAQUE.encode() in p.read_bytes()]
     assert on_disk == [], "no file holds a value after helmcr is killed"
