@@ -74,9 +74,11 @@ class Fields:
             raise self.fail(f"{where}.{name}", f"expected a mapping of values, got {type_name(value)}")
         return value
 
-    def choice(self, mapping: Mapping[str, Any], name: str, where: str, choices: tuple[str, ...]) -> str:
-        """One of ``choices``; the first is the default."""
-        value = mapping.get(name, choices[0])
+    def choice(
+        self, mapping: Mapping[str, Any], name: str, where: str, choices: tuple[str, ...], default: str = ""
+    ) -> str:
+        """One of ``choices``; the default is the first unless given."""
+        value = mapping.get(name, default or choices[0])
         if value not in choices:
             raise self.fail(f"{where}.{name}", f"expected one of {', '.join(choices)}, got {value!r}")
         return str(value)

@@ -2,12 +2,12 @@
 
 ```yaml
 drift:
-  mode: correct                 # off (the default) | detect | correct
+  mode: correct                 # off (the default; correct for a watches.yaml) | detect | correct
   ignoreManagers: [kube-controller-manager]   # the default: an autoscaler's replicas are not drift
   ignore:
   - paths: [/spec/replicas]     # JSON pointers into the object
     target: {kind: StatefulSet, name: cache-memcached}   # optional: every object when left out
-health: true
+health: true                    # false by default; true for a watches.yaml
 ```
 """
 
@@ -29,7 +29,10 @@ def live_checks(entry: Mapping[str, Any], where: str, fields: Fields) -> LiveChe
     if drift.get("mode") is False:  # YAML 1.1 reads a bare off as false
         drift = {**drift, "mode": "off"}
     fields.check_names(drift, DRIFT_FIELDS, f"{where}.drift")
-    mode = fields.choice(drift, "mode", f"{where}.drift", tuple(DriftMode))
+    # operator-sdk puts its releases' objects back on every reconcile and reports their health: a watches.yaml, taken
+    # as it is, gets the same
+    by_default = DriftMode.CORRECT if fields.watches_yaml else DriftMode.OFF
+    mode = fields.choice(drift, "mode", f"{where}.drift", tuple(DriftMode), by_default)
     rules = drift.get("ignore") or []
     if not isinstance(rules, list):
         raise fields.fail(f"{where}.drift.ignore", "expected a list of {paths: [/json/pointer], target: {kind, name}}")
@@ -40,7 +43,7 @@ def live_checks(entry: Mapping[str, Any], where: str, fields: Fields) -> LiveChe
         drift=DriftMode(mode),
         ignore=tuple(_ignore_rule(rule, f"{where}.drift.ignore[{i}]", fields) for i, rule in enumerate(rules)),
         ignore_managers=tuple(managers),
-        health=fields.flag(entry, "health", where, False),
+        health=fields.flag(entry, "health", where, fields.watches_yaml),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from reconcile.config import load_config
 from reconcile.errors import ConfigError
-from reconcile.settings import guess_plural
+from reconcile.settings import DriftMode, guess_plural
 
 WATCHES_YAML = """\
 - group: anywhere.io
@@ -50,7 +50,7 @@ def test_drift_health_and_conflicts_are_read_per_kind(tmp_path: Path) -> None:
     text = (
         "- {group: a.io, version: v1, kind: Foo, chart: c, health: true, conflicts: fail, drift: {mode: correct, "
         "ignoreManagers: [keda], ignore: [{paths: [/spec/replicas], target: {kind: Deployment}}]}}\n"
-        "- {group: a.io, version: v1, kind: Bar, chart: c, drift: {mode: off}}\n"
+        "- {group: a.io, version: v1, kind: Bar, chart: c, health: false, drift: {mode: off}}\n"
     )
     foo, bar = load_config(write(tmp_path, text)).watches
     assert (foo.live.drift, foo.live.health, foo.live.ignore_managers, foo.helm.force_conflicts) == (
@@ -222,3 +222,9 @@ def test_a_watches_yaml_owns_its_objects_like_operator_sdk_and_a_helmcr_config_w
     mapping = "watches:\n- {group: a.io, version: v1, kind: Foo, chart: c}\n"
     (plain,) = load_config(write(tmp_path, mapping)).watches
     assert (listed.owner_references, plain.owner_references) == (True, False)
+    assert (listed.live.drift, listed.live.health) == (DriftMode.CORRECT, True), "operator-sdk repairs its objects"
+    assert (plain.live.drift, plain.live.health) == (DriftMode.OFF, False)
+    (detect_only,) = load_config(
+        write(tmp_path, "- {group: a.io, version: v1, kind: Foo, chart: c, drift: {mode: detect}}\n")
+    ).watches
+    assert detect_only.live.drift is DriftMode.DETECT
