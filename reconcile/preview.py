@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconcile.asfound import as_found
 from reconcile.desired import secrets_of
 from reconcile.diff import ReleaseDiff, release_diff
 from reconcile.errors import HelmcrError, ObjectsRefused
@@ -71,7 +72,8 @@ def _drift_notes(step: Step) -> list[str]:
     if step.live is None or not step.live.drift:
         return []
     secrets = secrets_of(step.desired) if step.desired else []
-    return [f"live drift, restored by this upgrade: {redact(d.describe(), secrets)}" for d in step.live.drift]
+    listed = [f"live drift, restored by this upgrade: {redact(d.describe(), secrets)}" for d in step.live.drift]
+    return [*listed, "the objects' diff is from the live objects (the fields the release owns) to the rendered ones"]
 
 
 def _diff(
@@ -120,6 +122,8 @@ def _diff(
             deployed_values, deployed_manifest = deployed(step)
         except HelmcrError as error:
             notes.append(f"the deployed release could not be read: {error}")
+        if step.live is not None and step.live.drift:
+            deployed_manifest = as_found(deployed_manifest, step.key.namespace, step.live.drift)
     diff = release_diff(
         step.key,
         step.action,

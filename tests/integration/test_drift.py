@@ -56,6 +56,9 @@ def test_a_manual_scale_and_a_deleted_service_are_put_back_and_then_left_in_peac
     assert previewed.exit_code == 0, previewed.stdout + previewed.stderr
     assert "live drift, restored by this upgrade: StatefulSet" in previewed.stdout
     assert "/spec/replicas: 1 → 2 (by kubectl)" in previewed.stdout and "is missing" in previewed.stdout
+    # the objects' diff is live → rendered, as helm-diff's three-way mode shows it
+    assert "-  replicas: 2" in previewed.stdout and "+  replicas: 1" in previewed.stdout
+    assert f"--- /dev/null\n+++ Service {namespace}/beta-memcached (v1)" in previewed.stdout, "the deleted Service"
     assert statefulset_replicas(kube, namespace, "alpha-memcached") == 2, "a preview changes nothing"
     corrected = helmcr.sync("-n", namespace, "-o", "json")
     assert corrected.exit_code == 0, corrected.stdout + corrected.stderr
