@@ -7,6 +7,7 @@ the parent's values, so those keys are reported as belonging to subcharts rather
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from reconcile.errors import ChartError
 from reconcile.scaffold.errors import ScaffoldInputError
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".tpl", ".txt", ".json")
+TOP_LEVEL_KIND = re.compile(r"^kind:[ \t]*(\S[^\n#]*?)[ \t]*(?:#.*)?$", re.MULTILINE)  # a roleRef's is indented
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Chart:
     templates: tuple[str, ...]
     subcharts: tuple[str, ...]
     tpl: bool = False  # it (or a subchart) passes values to tpl
+    template_kinds: tuple[tuple[str, str], ...] = ()  # (template, kind as its text writes it) of its own templates
 
 
 def load_chart(path: Path) -> Chart:
@@ -46,6 +49,7 @@ def load_chart(path: Path) -> Chart:
             ),
             subcharts=_subcharts(files),
             tpl=files.tpl,
+            template_kinds=_template_kinds(files),
         )
     except ChartError as error:
         raise ScaffoldInputError(str(error)) from None
@@ -71,6 +75,18 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime.date | datetime.datetime):
         return value.isoformat()
     return value
+
+
+def _template_kinds(files: ChartFiles) -> tuple[tuple[str, str], ...]:
+    """What each template's documents say at their top level after ``kind:``, as written: a kind behind a
+    condition that no render reached is still named here, and one written as ``{{ … }}`` is chosen by values."""
+    found = {
+        (name, match.group(1).strip("\"'"))
+        for name, text in files.files.items()
+        if name.startswith("templates/") and name.endswith((".yaml", ".yml"))
+        for match in TOP_LEVEL_KIND.finditer(text.decode(errors="replace"))
+    }
+    return tuple(sorted(found))
 
 
 def _subcharts(files: ChartFiles) -> tuple[str, ...]:

@@ -91,7 +91,7 @@ def scaffold(request: Request, chart: Chart, rendering: Rendering) -> Scaffold:
     hints = template_hints(chart.templates, chart.subcharts)
     spec, schema_warnings = spec_schema(chart.values, chart.schema, hints)
     grants, release_grants, grant_warnings = _grants(request, rendering.objects)
-    not_granted = _optional_kinds(rendering, [*grants, *release_grants])
+    not_granted = [*_optional_kinds(rendering, [*grants, *release_grants]), *_unrendered_kinds(chart, rendering)]
     deployment = request.deployment
     sample_namespace = request.watched[0] if request.watched else request.namespace
     account = request.release_account
@@ -247,6 +247,29 @@ def _optional_kinds(rendering: Rendering, grants: Sequence[Grant]) -> list[str]:
         )
     if rendering.failed_switches:
         notes.append(f"could not render with {', '.join(rendering.failed_switches)} set to true (needs more values)")
+    return notes
+
+
+def _unrendered_kinds(chart: Chart, rendering: Rendering) -> list[str]:
+    """Kinds a template names that neither render produced: behind a condition only other values meet (a PDB
+    rendered when replicaCount > 1, say), or chosen by a value. Said, not granted, like the switches' kinds."""
+    rendered = {o.kind for o in (*rendering.objects, *rendering.optional)}
+    unseen = sorted(
+        {f"{kind} ({name})" for name, kind in chart.template_kinds if "{{" not in kind}
+        - {f"{kind} ({name})" for name, kind in chart.template_kinds if kind in rendered}
+    )
+    chosen = sorted({name for name, kind in chart.template_kinds if "{{" in kind})
+    notes = []
+    if unseen:
+        notes.append(
+            f"not granted: the templates also name {', '.join(unseen)}, which the defaults (and any switches turned "
+            "on) did not render; if your resources' values will, re-run with --values FILE holding such values"
+        )
+    if chosen:
+        notes.append(
+            f"not granted beyond what rendered: the kind of {', '.join(chosen)} comes from values; re-run with "
+            "--values FILE for each kind your resources will choose"
+        )
     return notes
 
 

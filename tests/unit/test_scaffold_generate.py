@@ -329,3 +329,29 @@ def test_helmcr_managing_releases_in_its_own_namespace_is_warned_about() -> None
 )
 def test_a_chart_that_does_not_render_gets_a_hint_that_can_fix_it(helm_says: str, hint: str) -> None:
     assert hint in render_hint(helm_says)
+
+
+def test_kinds_only_other_values_render_are_named_from_the_templates(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (tmp_path / "values.yaml").write_text("kind: StatefulSet\nreplicaCount: 1\n")
+    (tmp_path / "templates" / "service.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n")
+    (tmp_path / "templates" / "pdb.yaml").write_text(
+        "{{- if gt (int .Values.replicaCount) 1 }}\napiVersion: policy/v1\nkind: PodDisruptionBudget  # HA only\n"
+        "metadata: {name: x}\n{{- end }}\n"
+    )
+    (tmp_path / "templates" / "workload.yaml").write_text(
+        'apiVersion: apps/v1\nkind: "{{ .Values.kind }}"\nmetadata: {name: x}\n'
+    )
+    (tmp_path / "templates" / "binding.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: x}\nsubjects:\n- kind: ServiceAccount\n"
+        "  name: x\n"
+    )
+    rendered = "---\n# Source: c/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+    result = scaffold(request(), load_chart(tmp_path), Rendering(tuple(parse_manifests(rendered))))
+    (unseen,) = [note for note in result.notes if "the templates also name" in note]
+    assert "PodDisruptionBudget (templates/pdb.yaml), RoleBinding (templates/binding.yaml)," in unseen
+    assert "Service (" not in unseen and "Role (" not in unseen, "rendered kinds and a roleRef's are not listed"
+    assert any("the kind of templates/workload.yaml comes from values" in note for note in result.notes)
+    assert "poddisruptionbudgets" not in str([f.body for f in result.files if f.name == "rbac.yaml"])
