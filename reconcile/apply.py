@@ -9,6 +9,7 @@ of its release is touched.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconcile.adapters.helm import Helm
-from reconcile.adapters.helm_storage import mark_failed, read_release, record_name
-from reconcile.adapters.kube import SECRETS, Kube
+from reconcile.adapters.helm_storage import label_record, mark_failed, read_record, read_release
+from reconcile.adapters.kube import Kube
 from reconcile.adapters.ownership import Served, claim
 from reconcile.clock import now
 from reconcile.desired import secrets_of
@@ -130,12 +131,13 @@ def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     desired, observed = step.desired, step.observed
     assert desired is not None and observed is not None, "an adoptable step carries both sides"
     rendered = _rendered(step, executor, secrets)
-    _check(step, executor, rendered)
-    deployed = read_release(executor.kube, step.key, observed.revision)
+    if not executor.objects.unbounded:
+        _check(step, executor, rendered)
+    deployed, resource_version = read_record(executor.kube, step.key, observed.revision)
     if observed.status is not ReleaseStatus.DEPLOYED or not _renders_as_deployed(step, executor, rendered, deployed):
         return _helm_upgrade(step, executor, secrets)
-    labels = {"metadata": {"labels": ownership_labels(desired.owner, desired.digest, desired.keep)}}
-    executor.kube.patch(SECRETS, step.key.namespace, record_name(step.key, observed.revision), labels)
+    labels = ownership_labels(desired.owner, desired.digest, desired.keep)
+    label_record(executor.kube, step.key, observed.revision, labels, resource_version)
     message = (
         f"adopted release {step.key} at revision {observed.revision}: its chart and values are the CR's, so no new "
         "revision" + _owned(step, executor, observed.revision)
@@ -144,18 +146,37 @@ def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
 
 
 def _renders_as_deployed(step: Step, executor: Executor, rendered: str, deployed: Mapping[str, Any]) -> bool:
-    """Same chart, same user-supplied values, same objects: an upgrade would make a revision that changes nothing.
-    Objects are compared parsed, so formatting is no difference, while a random password the chart generates is."""
+    """Same chart, same user-supplied values, same objects, and its hooks ran: an upgrade would make a revision
+    that changes nothing. Compared as JSON, so formatting is no difference while ``1`` and ``true`` are, and so
+    is a random password the chart generates."""
     desired = step.desired
     assert desired is not None
     chart = (deployed.get("chart") or {}).get("metadata") or {}
     same_chart = (chart.get("name"), chart.get("version")) == (desired.chart.name, desired.chart.version)
-    deployed_objects = release_manifest(deployed, with_hooks=not executor.options.disable_hooks)
+    hooks = not executor.options.disable_hooks
+    deployed_objects = written_objects(release_manifest(deployed, with_hooks=hooks))
     return (
         same_chart
-        and (deployed.get("config") or {}) == dict(desired.values)
-        and written_objects(rendered) == written_objects(deployed_objects)
+        and _json(deployed.get("config") or {}) == _json(desired.values)
+        and _json(written_objects(rendered)) == _json(deployed_objects)
+        and (not hooks or _hooks_ran(deployed))
     )
+
+
+def _hooks_ran(release: Mapping[str, Any]) -> bool:
+    """Whether every hook an upgrade would run ran for the deployed revision. One installed with ``--no-hooks``
+    records its hooks but never ran them (no ``last_run``); with hooks on, helmcr upgrades such a release, so its
+    upgrade hooks (a migration Job, say) do run, rather than take it over as if they had."""
+    upgrade_events = {"pre-upgrade", "post-upgrade"}
+    return all(
+        ((hook.get("last_run") or {}).get("phase") or "") == "Succeeded"
+        for hook in release.get("hooks") or []
+        if isinstance(hook, Mapping) and upgrade_events & set(hook.get("events") or [])
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _helm_upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:

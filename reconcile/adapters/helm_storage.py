@@ -34,6 +34,20 @@ def read_release(kube: Kube, key: ReleaseKey, revision: int) -> dict[str, Any]:
     return decode(kube.get(SECRETS, key.namespace, record_name(key, revision)), key, revision)
 
 
+def read_record(kube: Kube, key: ReleaseKey, revision: int) -> tuple[dict[str, Any], str]:
+    """The decoded release and its record's resourceVersion, for a later write that must not follow a change it
+    did not see."""
+    secret = kube.get(SECRETS, key.namespace, record_name(key, revision))
+    return decode(secret, key, revision), str((secret.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def label_record(kube: Kube, key: ReleaseKey, revision: int, labels: dict[str, str], resource_version: str) -> None:
+    """Add ``labels`` to a record (helm's own stay). With the resourceVersion read, the API server refuses the write
+    if a helm touched the record since (an upgrade marks it superseded): nothing stale is labelled."""
+    metadata = {"labels": labels, "resourceVersion": resource_version}
+    kube.patch(SECRETS, key.namespace, record_name(key, revision), {"metadata": metadata})
+
+
 def mark_failed(kube: Kube, key: ReleaseKey, revision: int, why: str) -> None:
     """Turn a dead pending-* record into a failed one, as Helm itself would have had its process survived.
 

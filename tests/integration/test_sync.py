@@ -18,6 +18,7 @@ from devenv.controlplane import ControlPlane
 from devenv.helmcli import Helm
 from tests.integration.support import (
     GROUP,
+    REPO,
     SHARED_CHARTS,
     VERSION,
     Helmcr,
@@ -27,6 +28,7 @@ from tests.integration.support import (
     install_crd,
     names,
     release_records,
+    releases,
     statefulset_replicas,
 )
 
@@ -202,6 +204,23 @@ def test_adopting_a_release_makes_no_revision_when_the_cr_changes_nothing(
     again = helmcr.sync("-n", namespace, "-o", "json")
     assert again.exit_code == 0 and again.helm_processes == 0
     assert {again.outcome(name)["state"] for name in ("same", "edited")} == {"in-sync"}, "both are helmcr's now"
+
+
+def test_a_release_installed_without_its_hooks_is_adopted_by_an_upgrade_that_runs_them(
+    helmcr: Helmcr, caches: Resources, namespace: str, helm: Helm, kube: client.ApiClient
+) -> None:
+    chart = REPO / "tests" / "fixtures" / "charts" / "upgradehook"
+    helmcr.configure([memcached_watch(chart=str(chart), disableHooks=False, adopt=True)])
+    helm.run("install", "hooked", str(chart), "-n", namespace)
+    helm.run("install", "unhooked", str(chart), "-n", namespace, "--no-hooks")
+    for name in ("hooked", "unhooked"):
+        caches.create(name, {"message": "hello"})
+
+    run = helmcr.sync("-n", namespace, "-o", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert releases(helm, namespace) == {"hooked": (1, "deployed"), "unhooked": (2, "deployed")}
+    migrated = client.CoreV1Api(kube).read_namespaced_config_map("unhooked-migrated", namespace)
+    assert migrated.data == {"revision": "2"}, "the upgrade ran the hook the install skipped"
 
 
 def test_a_cr_whose_spec_is_not_an_object_is_blocked_and_others_converge(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
+from typing import Any, cast
 
-from reconcile.model import Action, Result, RunSummary, State
-from reconcile.settings import FailurePolicy, Watch
+from reconcile.apply import Executor, _renders_as_deployed
+from reconcile.model import Action, ReleaseKey, Result, RunSummary, State, Step
+from reconcile.settings import FailurePolicy, HelmOptions, Watch
 from reconcile.sync import RunControl
+from tests.unit.factories import CHART, desired
 from tests.unit.world import CACHES, NAMESPACE, World
 
 STUCK_AFTER = FailurePolicy(stuck_after_seconds=600)
@@ -114,18 +118,33 @@ def test_values_reach_helm_through_its_standard_input_never_a_file_or_the_comman
 def test_an_adopted_release_gets_no_revision_when_nothing_would_change_and_an_upgrade_otherwise() -> None:
     world = World()
     world.watch = Watch(**{**world.watch.__dict__, "adopt": True})
-    for name in ("same", "edited"):
+    installed = {"same": b'{"replicaCount": 1}', "edited": b'{"replicaCount": 1}'}
+    for name, values in installed.items():
         world.helm.run(
             ["upgrade", "--install", name, str(world.watch.chart), "--namespace", NAMESPACE, "--values", "-"],
-            stdin=b'{"replicaCount": 1}',
+            stdin=values,
         )
-    world.cr("same", {"replicaCount": 1})
-    world.cr("edited", {"replicaCount": 2})
+        world.cr(name, {"replicaCount": 2 if name == "edited" else 1})
     summary = world.sync()
     assert {o.step.key.name: (o.step.action, o.result) for o in summary.outcomes} == {
-        "same": (Action.ADOPT, Result.SUCCEEDED),
-        "edited": (Action.ADOPT, Result.SUCCEEDED),
+        name: (Action.ADOPT, Result.SUCCEEDED) for name in installed
     }
     assert world.releases() == {"same": (1, "deployed"), "edited": (2, "deployed")}
     assert "no new revision" in world.ready("same")["message"]
     assert {o.step.state for o in world.sync().outcomes} == {State.IN_SYNC}, "both releases are helmcr's now"
+
+
+def test_adoption_takes_true_for_true_and_a_hook_that_never_ran_for_a_change() -> None:
+    """Python holds True == 1; helm's values and the objects it applies do not."""
+    step = Step(ReleaseKey(NAMESPACE, "cache"), Action.ADOPT, State.ADOPTABLE, "", desired(values={"on": True}))
+    executor = cast(Executor, SimpleNamespace(options=HelmOptions()))
+    manifest = "kind: ConfigMap\nmetadata: {name: x}\ndata: {on: true}\n"
+    hook: dict[str, Any] = {"events": ["post-install", "post-upgrade"], "manifest": "kind: Job\nmetadata: {name: m}\n"}
+    chart = {"metadata": {"name": CHART.name, "version": CHART.version}}
+    deployed: dict[str, Any] = {"chart": chart, "config": {"on": True}, "manifest": manifest, "hooks": [hook]}
+    rendered = manifest + "---\n" + hook["manifest"]
+    assert not _renders_as_deployed(step, executor, rendered, deployed), "installed with --no-hooks: never ran"
+    hook["last_run"] = {"phase": "Succeeded"}
+    assert _renders_as_deployed(step, executor, rendered, deployed)
+    assert not _renders_as_deployed(step, executor, rendered, {**deployed, "config": {"on": 1}})
+    assert not _renders_as_deployed(step, executor, rendered.replace("on: true", "on: 1"), deployed)
