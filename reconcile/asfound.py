@@ -62,15 +62,20 @@ def _set(node: Any, tokens: list[str], value: Any) -> None:
     """Set the value at a pointer into what the release applied (so the path exists up to its last step)."""
     *parents, last = tokens
     for token in parents:
-        node = node[int(token)] if isinstance(node, list) else node.setdefault(token, {})
+        node = node[int(token)] if isinstance(node, list) else node.setdefault(_key(node, token), {})
         if node is _REMOVED:  # inside a list item that is gone as a whole
             return
     if isinstance(node, list):
         node[int(last)] = value
     elif value is _REMOVED:
-        node.pop(last, None)
+        node.pop(_key(node, last), None)
     else:
-        node[last] = value
+        node[_key(node, last)] = value
+
+
+def _key(mapping: dict[Any, Any], token: str) -> Any:
+    """The key a pointer token names: YAML may have read ``80:`` as a number, which the API server keeps as "80"."""
+    return next((key for key in mapping if str(key) == token), token)
 
 
 def _without_removed(node: Any) -> Any:

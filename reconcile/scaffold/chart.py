@@ -17,7 +17,9 @@ from reconcile.errors import ChartError
 from reconcile.scaffold.errors import ScaffoldInputError
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".tpl", ".txt", ".json")
-TOP_LEVEL_KIND = re.compile(r"^kind:[ \t]*(\S[^\n#]*?)[ \t]*(?:#.*)?$", re.MULTILINE)  # a roleRef's is indented
+# A document's own kind starts its line (a roleRef's or a subject's is indented); not a block scalar's indicator
+TOP_LEVEL_KIND = re.compile(r"^kind:[ \t]*([^\s#|>][^\r\n#]*?)[ \t\r]*(?:#.*)?$", re.MULTILINE)
+TEMPLATE_COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,9 @@ def _template_kinds(files: ChartFiles) -> tuple[tuple[str, str], ...]:
         (name, match.group(1).strip("\"'"))
         for name, text in files.files.items()
         if name.startswith("templates/") and name.endswith((".yaml", ".yml"))
-        for match in TOP_LEVEL_KIND.finditer(text.decode(errors="replace"))
+        for match in TOP_LEVEL_KIND.finditer(TEMPLATE_COMMENT.sub("", text.decode(errors="replace")))
     }
-    return tuple(sorted(found))
+    return tuple(sorted((name, kind) for name, kind in found if kind != "List"))  # a List's items are what renders
 
 
 def _subcharts(files: ChartFiles) -> tuple[str, ...]:

@@ -69,3 +69,10 @@ def test_an_object_of_another_namespace_or_without_drift_is_the_manifest_itself(
         "Service",
         "ClusterRole",
     }
+
+
+def test_a_key_yaml_read_as_a_number_is_the_one_its_pointer_names() -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ports}\ndata: {80: http, 443: https}\n"
+    drift = (Drift(ObjectRef("ConfigMap", "team-a", "ports", "v1"), "/data/80", "http", MISSING),)
+    (found,) = yaml.safe_load_all(as_found(manifest, "team-a", drift))
+    assert found["data"] == {443: "https"}

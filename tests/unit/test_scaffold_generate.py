@@ -348,10 +348,15 @@ def test_kinds_only_other_values_render_are_named_from_the_templates(tmp_path: P
         "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: x}\nsubjects:\n- kind: ServiceAccount\n"
         "  name: x\n"
     )
+    (tmp_path / "templates" / "crlf.yaml").write_bytes(b"apiVersion: v1\r\nkind: Service\r\nmetadata: {name: y}\r\n")
+    (tmp_path / "templates" / "list.yaml").write_text("apiVersion: v1\nkind: List\nitems: []\n")
+    (tmp_path / "templates" / "notes.yaml").write_text("{{/*\nkind: Secret\n*/}}\n")
     rendered = "---\n# Source: c/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
     result = scaffold(request(), load_chart(tmp_path), Rendering(tuple(parse_manifests(rendered))))
     (unseen,) = [note for note in result.notes if "the templates also name" in note]
     assert "PodDisruptionBudget (templates/pdb.yaml), RoleBinding (templates/binding.yaml)," in unseen
     assert "Service (" not in unseen and "Role (" not in unseen, "rendered kinds and a roleRef's are not listed"
+    assert not {"List", "Secret"} & set(unseen.split()), "nor a List's kind, nor a template comment's"
+    assert "crlf" not in unseen, "a Service written with CRLF line ends is the Service that rendered"
     assert any("the kind of templates/workload.yaml comes from values" in note for note in result.notes)
     assert "poddisruptionbudgets" not in str([f.body for f in result.files if f.name == "rbac.yaml"])
