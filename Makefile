@@ -18,7 +18,7 @@ VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-from-pyproject
 PYTEST_ARGS ?=
 
-.PHONY: venv binaries test lint bench cluster-up cluster-down demo image
+.PHONY: venv binaries test lint bench cluster-up cluster-down demo image replay-operator-sdk
 
 venv: $(VENV_STAMP)
 
@@ -54,6 +54,12 @@ image: venv
 
 demo: venv binaries
 	@$(VENV_PYTHON) -m devenv.demo
+
+# operator-sdk's own Helm e2e replayed with their files as they are (not shipped, not in the suite):
+#   make replay-operator-sdk OPERATOR_SDK=/path/to/operator-sdk
+OPERATOR_SDK ?=
+replay-operator-sdk: venv binaries
+	HELMCR_OPERATOR_SDK=$(OPERATOR_SDK) $(VENV)/bin/pytest tests/integration/replay_operator_sdk_e2e.py
 
 # Figures for docs/benchmarks.md (not a test): BENCH_ARGS='--crs 1000 --changed 1,10,100 --concurrency 8'
 BENCH_ARGS ?=

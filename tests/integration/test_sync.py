@@ -211,8 +211,8 @@ def test_a_release_installed_without_its_hooks_is_adopted_by_an_upgrade_that_run
 ) -> None:
     chart = REPO / "tests" / "fixtures" / "charts" / "upgradehook"
     helmcr.configure([memcached_watch(chart=str(chart), disableHooks=False, adopt=True)])
-    helm.run("install", "hooked", str(chart), "-n", namespace)
-    helm.run("install", "unhooked", str(chart), "-n", namespace, "--no-hooks")
+    helm.run("install", "hooked", str(chart), "-n", namespace, "--set", "message=hello")
+    helm.run("install", "unhooked", str(chart), "-n", namespace, "--set", "message=hello", "--no-hooks")
     for name in ("hooked", "unhooked"):
         caches.create(name, {"message": "hello"})
 
@@ -220,7 +220,7 @@ def test_a_release_installed_without_its_hooks_is_adopted_by_an_upgrade_that_run
     assert run.exit_code == 0, run.stdout + run.stderr
     assert releases(helm, namespace) == {"hooked": (1, "deployed"), "unhooked": (2, "deployed")}
     migrated = client.CoreV1Api(kube).read_namespaced_config_map("unhooked-migrated", namespace)
-    assert migrated.data == {"revision": "2"}, "the upgrade ran the hook the install skipped"
+    assert migrated.data == {"migrated": "hello"}, "the upgrade ran the hook the install skipped"
 
 
 def test_a_cr_whose_spec_is_not_an_object_is_blocked_and_others_converge(
