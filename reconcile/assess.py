@@ -18,7 +18,7 @@ from reconcile.desired import secrets_of
 from reconcile.livereport import LiveReport
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, State
 from reconcile.redact import redact
-from reconcile.settings import DriftMode, FailurePolicy
+from reconcile.settings import DriftMode, FailurePolicy, Shard, shard_identity, shard_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Inventory:
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     live: Mapping[ReleaseKey, LiveReport] = field(default_factory=dict)  # read only when drift or health is on
     drift: DriftMode = DriftMode.OFF
+    shard: Shard = field(default_factory=Shard)  # this run's part of the fleet: CRs outside it are not in desired
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,12 @@ def _assess_orphan(owned: Observed, inv: Inventory) -> Assessment:
         return found(
             State.DESELECTED, f"its CR exists but is outside this run's selection; release {owned.key} is kept"
         )
+    if inv.shard.split and not inv.shard.owns(identity := _owner_identity(owned)):
+        return found(
+            State.OTHER_SHARD,
+            f"its CR is gone, and its owner's UID hashes to shard {shard_of(identity, inv.shard.count)}/"
+            f"{inv.shard.count}, not this run's {inv.shard}: that shard uninstalls release {owned.key}",
+        )
     if not inv.complete:
         return found(
             State.UNKNOWN_OWNER, "the list of CRs was incomplete, so a missing CR cannot be told from an unlisted one"
@@ -181,6 +188,11 @@ def _assess_pending(desired: Desired | None, owned: Observed, inv: Inventory) ->
     else:
         state, recovery = State.STUCK_UPGRADE, f"marking revision {owned.revision} failed, then upgrading"
     return Assessment(owned.key, state, f"{died}; {recovery}", desired=desired, observed=owned)
+
+
+def _owner_identity(owned: Observed) -> str:
+    owner = owned.owner
+    return shard_identity(owner.uid, owner.namespace, owner.name) if owner is not None else ""
 
 
 def _conflict(key: ReleaseKey, claimants: list[Desired]) -> Iterator[Assessment]:

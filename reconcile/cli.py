@@ -98,7 +98,9 @@ def apply(
 
 def _invocation(common: Common, selection: Selection, execution: Execution) -> Invocation:
     namespaces = tuple(selection.namespace or ())
-    return Invocation(**vars(common), **vars(execution), namespaces=namespaces, selector=selection.selector)
+    return Invocation(
+        **vars(common), **vars(execution), namespaces=namespaces, selector=selection.selector, shard=selection.shard
+    )
 
 
 def _request(previewing: Previewing, save_to: Path | None = None) -> PreviewRequest:

@@ -59,6 +59,14 @@ class Selection:
         list[str] | None, typer.Option("--namespace", "-n", help="Only CRs in this namespace (repeatable).")
     ] = None
     selector: Annotated[str, typer.Option("--selector", "-l", help="Only CRs with these labels (key=value,...).")] = ""
+    shard: Annotated[
+        str,
+        typer.Option(
+            envvar="HELMCR_SHARD",
+            help="INDEX/COUNT: only the CRs whose UID hashes to shard INDEX (from 0) of COUNT, with a lease of its "
+            "own, so COUNT runs (an Indexed Job's pods) split one fleet. Releases of other shards are never touched.",
+        ),
+    ] = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,7 +81,17 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(State.IN_SYNC, Action.SKIP, "the latest revision is `deployed` and the digests are equal"),
     Rule(State.OUT_OF_SYNC, Action.UPGRADE, "the latest revision is `deployed` and the digests differ"),
-    Rule(State.DESELECTED, Action.SKIP, "an owned release whose CR exists but is outside the run's selection"),
+    Rule(
+        State.DESELECTED,
+        Action.SKIP,
+        "an owned release whose CR exists but is outside the run's selection (its namespaces, selector or shard)",
+    ),
+    Rule(
+        State.OTHER_SHARD,
+        Action.SKIP,
+        "with `--shard i/n`: an owned release whose CR is gone and whose owner UID hashes to another shard (that "
+        "shard uninstalls it)",
+    ),
     Rule(State.UNKNOWN_OWNER, Action.SKIP, "an owned release without a CR, but the CR list was incomplete"),
     Rule(State.KEPT, Action.SKIP, "an owned release whose CR is gone, labelled `helmcr.io/keep=true`"),
     Rule(

@@ -176,6 +176,7 @@ class State(enum.StrEnum):
     FAILED = "failed"
     ORPHANED = "orphaned"
     DESELECTED = "deselected"
+    OTHER_SHARD = "other-shard"
     UNMANAGED = "unmanaged"
     ADOPTABLE = "adoptable"
     CONFLICT = "conflict"

@@ -29,7 +29,7 @@ from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.objectcheck import KindScopes, namespaced_offline
 from reconcile.observed import observed_releases
 from reconcile.pulls import RemoteCharts
-from reconcile.settings import DriftMode, Scope, Selector, Watch
+from reconcile.settings import DriftMode, Scope, Selector, Watch, shard_identity
 
 NAMES_PER_QUERY = 100
 
@@ -75,7 +75,7 @@ class ClusterSource:
         else:
             resources = cluster
         cr_scopes = _scopes(watch, self.scope)
-        selected = [r for r in resources if _selected(r, watch.selector, self.scope.selector)]
+        selected = [r for r in resources if _selected(r, watch.selector, self.scope)]
         desired = [_in_scope(to_desired(r), cr_scopes) for r in selected]
         owned: list[Observed] = []
         release_scopes: list[str | None] = [watch.target_namespace] if watch.target_namespace else cr_scopes
@@ -103,6 +103,7 @@ class ClusterSource:
             policy=watch.policy,
             live=self._live(watch, release_scopes, [o for o in owned if o.key in wanted], wanted),
             drift=watch.live.drift,
+            shard=self.scope.shard,
         )
 
     def _live(
@@ -168,7 +169,7 @@ class OfflineSource:
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
         def selected(paths: tuple[Path, ...]) -> list[Desired]:
             resources = load_resources(paths, watch, self.scope.default_namespace())
-            chosen = [r for r in resources if _selected(r, watch.selector, self.scope.selector)]
+            chosen = [r for r in resources if _selected(r, watch.selector, self.scope)]
             return [_in_scope(to_desired(r), _scopes(watch, self.scope)) for r in chosen]
 
         deployed = {d.key: d for d in selected(self.base) if not d.invalid}
@@ -236,7 +237,11 @@ def _owner_in_scope(observed: Observed, scopes: list[str | None]) -> bool:
     return any(scope is None or scope == owner_namespace for scope in scopes)
 
 
-def _selected(resource: Mapping[str, Any], *selectors: Selector) -> bool:
+def _selected(resource: Mapping[str, Any], selector: Selector, scope: Scope) -> bool:
     metadata = resource.get("metadata")
-    labels = (metadata.get("labels") if isinstance(metadata, dict) else None) or {}
-    return all(selector.matches(labels) for selector in selectors)
+    metadata = metadata if isinstance(metadata, dict) else {}
+    labels = metadata.get("labels") or {}
+    if not (selector.matches(labels) and scope.selector.matches(labels)):
+        return False
+    identity = shard_identity(str(metadata.get("uid") or ""), *_identity(resource))
+    return scope.shard.owns(identity)

@@ -31,7 +31,7 @@ from reconcile.observe import ClusterSource, OfflineSource, Source
 from reconcile.preview import Preview, PreviewSettings
 from reconcile.report import render_json, render_table, summary_line
 from reconcile.savedplan import plan_document, read_plan, reviewed_only, write_plan
-from reconcile.settings import Config, RunOptions, Scope, Selector
+from reconcile.settings import Config, RunOptions, Scope, Selector, Shard
 from reconcile.sync import RunControl, preview_run, sync_once
 
 
@@ -49,6 +49,7 @@ class Invocation:
     config_path: Path
     namespaces: tuple[str, ...] = ()
     selector: str = ""
+    shard: str = ""
     output: Output = Output.text
     concurrency: int | None = None
     helm_binary: str | None = None
@@ -151,7 +152,11 @@ def _session(invocation: Invocation, adapters: Adapters, request: PreviewRequest
     config = load_config(invocation.config_path)
     budget = invocation.max_uninstalls
     options = RunOptions(
-        scope=Scope(namespaces=invocation.namespaces, selector=_selector(invocation.selector)),
+        scope=Scope(
+            namespaces=invocation.namespaces,
+            selector=_selector(invocation.selector),
+            shard=parse_shard(invocation.shard),
+        ),
         concurrency=invocation.concurrency or config.concurrency,
         max_uninstalls=parse_budget(budget, lambda problem: ConfigError(f"--max-uninstalls: {problem}"))
         if budget
@@ -167,6 +172,18 @@ def _session(invocation: Invocation, adapters: Adapters, request: PreviewRequest
         Connection(kubeconfig or os.environ.get("KUBECONFIG", ""), context),
     )
     return Session(config, options, kube, helm)
+
+
+def parse_shard(text: str) -> Shard:
+    """``INDEX/COUNT``, the index counted from 0 as an Indexed Job's ``JOB_COMPLETION_INDEX`` is."""
+    if not text:
+        return Shard()
+    index, slash, count = text.strip().partition("/")
+    if slash and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count):
+        return Shard(int(index), int(count))
+    raise ConfigError(
+        f"--shard {text!r}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3 for the first of three shards"
+    )
 
 
 def _sync_passes(session: Session, invocation: Invocation, control: RunControl, once: bool, interval: float) -> int:

@@ -8,6 +8,7 @@ seconds here: they were parsed once, at the boundary.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -203,11 +204,42 @@ class Config:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """One of ``count`` runs that split a fleet: it takes the CRs whose owner identity (the UID) hashes to ``index``.
+
+    By the UID, not the name, so that a CR deleted and created again may move, but no two shards ever claim one
+    CR; and by a hash every shard computes alike, so no shard needs to know the others."""
+
+    index: int = 0
+    count: int = 1
+
+    @property
+    def split(self) -> bool:
+        return self.count > 1
+
+    def owns(self, identity: str) -> bool:
+        return not self.split or shard_of(identity, self.count) == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def shard_identity(uid: str, namespace: str, name: str) -> str:
+    """What a CR is sharded by: its UID; a CR from a file has none, so its namespace and name."""
+    return uid or f"{namespace}/{name}"
+
+
+def shard_of(identity: str, count: int) -> int:
+    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big") % count
+
+
+@dataclass(frozen=True)
 class Scope:
     """What this invocation narrows, on top of the config file."""
 
     namespaces: tuple[str, ...] = ()
     selector: Selector = field(default_factory=Selector)
+    shard: Shard = field(default_factory=Shard)
 
     def default_namespace(self) -> str:
         """Where a CR file without a namespace goes, as ``kubectl apply -n`` would put it."""

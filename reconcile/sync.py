@@ -167,8 +167,11 @@ def run_warnings(config: Config, options: RunOptions) -> tuple[str, ...]:
 
 
 def _lease(config: Config, kube: Kube, options: RunOptions) -> RunLease:
+    name = config.lease.name or lease_name([f"{w.kind}.{w.group}" for w in config.watches])
+    shard = options.scope.shard
     settings = LeaseSettings(
-        name=config.lease.name or lease_name([f"{w.kind}.{w.group}" for w in config.watches]),
+        # each shard its own: n pods of one Indexed Job run at once, on disjoint CRs
+        name=f"{name}-shard-{shard.index}-of-{shard.count}" if shard.split else name,
         namespace=config.lease.namespace or DEFAULT_NAMESPACE,
         duration_seconds=config.lease.duration_seconds,
         wait_seconds=options.lease_wait_seconds,

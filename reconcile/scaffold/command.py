@@ -59,6 +59,14 @@ def scaffold_command(
     ] = "",
     image: Annotated[str, typer.Option(help="The helmcr image the CronJob runs.")] = DEFAULT_IMAGE,
     schedule: Annotated[str, typer.Option(help="The CronJob schedule.")] = DEFAULT_SCHEDULE,
+    shards: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Split the CRs over this many pods of one Indexed Job, each running sync --shard INDEX/COUNT "
+            "with a lease of its own (default 1: one pod).",
+        ),
+    ] = 1,
     values: Annotated[
         list[Path] | None,
         typer.Option("--values", "-f", help="Render with these values too, to grant what they enable (repeatable)."),
@@ -110,6 +118,7 @@ def scaffold_command(
             disable_hooks=disable_hooks,
             defaults=defaults,
             impersonate=impersonate,
+            shards=shards,
         )
         helm = Helm(helm_binary, Connection())
         _resolve(helm)

@@ -53,6 +53,7 @@ class Deployment:
     namespace: str | None  # None: left to the kustomization or `kubectl -n` (the generic base)
     image: str = DEFAULT_IMAGE
     schedule: str = DEFAULT_SCHEDULE
+    shards: int = 1
 
     @property
     def labels(self) -> dict[str, str]:
@@ -64,7 +65,7 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
         "name": "helmcr",
         "image": deployment.image,
         "imagePullPolicy": "IfNotPresent",
-        "args": ["sync", "--once", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
+        "args": ["sync", "--once", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}", *_shard_args(deployment.shards)],
         "env": [{"name": name, "value": value} for name, value in HELM_ENV.items()] + [DIGEST_KEY_ENV],
         "resources": RESOURCES,
         "securityContext": {
@@ -104,6 +105,7 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
             "jobTemplate": {
                 "metadata": {"labels": deployment.labels},
                 "spec": {
+                    **_indexed(deployment.shards),
                     "backoffLimit": 0,
                     "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
                     "template": {"metadata": {"labels": deployment.labels}, "spec": pod},
@@ -111,6 +113,20 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
             },
         },
     }
+
+
+def _indexed(shards: int) -> dict[str, Any]:
+    """One pod per shard, all at once: each Job's pods split the fleet, and the next Job starts after all are done
+    (``concurrencyPolicy: Forbid``), so a shard never overlaps itself. Changing the count is safe: a shard only
+    acts on its own CRs, and never uninstalls a release whose CR exists, whatever the count."""
+    if shards <= 1:
+        return {}
+    return {"completionMode": "Indexed", "completions": shards, "parallelism": shards}
+
+
+def _shard_args(shards: int) -> list[str]:
+    """The job controller sets ``JOB_COMPLETION_INDEX`` in each pod's env, and the kubelet expands ``$(…)`` in args."""
+    return ["--shard", f"$(JOB_COMPLETION_INDEX)/{shards}"] if shards > 1 else []
 
 
 def kustomization(deployment: Deployment, resources: Sequence[str]) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class Request:
     disable_hooks: bool = False
     defaults: bool = False  # values.yaml's defaults in the CRD would freeze them in each CR (without_defaults)
     impersonate: bool = True  # helm acts as a ServiceAccount of each release's namespace (docs/tenancy.md)
+    shards: int = 1  # the CronJob's Job is Indexed, one pod per shard (helmcr sync --shard INDEX/COUNT)
 
     @property
     def release_account(self) -> str:
@@ -74,7 +75,7 @@ class Request:
 
     @property
     def deployment(self) -> Deployment:
-        return Deployment(f"helmcr-{self.kind.singular}", self.namespace, self.image, self.schedule)
+        return Deployment(f"helmcr-{self.kind.singular}", self.namespace, self.image, self.schedule, self.shards)
 
 
 @dataclass(frozen=True)

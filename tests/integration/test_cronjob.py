@@ -19,6 +19,7 @@ from kubernetes import client
 from devenv.controlplane import LOOPBACK_RUNTIME_CLASS, ControlPlane
 from devenv.helmcli import Helm, isolated_helm
 from devenv.registry import ChartRepository, OciRegistry
+from reconcile.settings import shard_of
 from tests.integration.cronjob_support import Deployment, deploy, digest_key
 from tests.integration.node_fixtures import E2E_CHARTS
 from tests.integration.support import kubectl, releases, served, wait_for
@@ -49,7 +50,7 @@ def hold_values(tmp_path: Path) -> Path:
 
 
 class Deploy(Protocol):
-    def __call__(self, schedule: str, **config: Any) -> tuple[Deployment, str]: ...
+    def __call__(self, schedule: str, *flags: str, **config: Any) -> tuple[Deployment, str]: ...
 
 
 @pytest.fixture
@@ -65,8 +66,8 @@ def deploy_greeting(
     """Scaffold the greeting chart for the test's restricted namespace with the image and a schedule, edit the
     config with ``config`` as a user would, and apply it; returns the deployment and kubectl's warnings."""
 
-    def deploy_with(schedule: str, **config: Any) -> tuple[Deployment, str]:
-        flags = ("--image", helmcr_image, "--schedule", schedule, "--values", str(hold_values))
+    def deploy_with(schedule: str, *extra: str, **config: Any) -> tuple[Deployment, str]:
+        flags = ("--image", helmcr_image, "--schedule", schedule, "--values", str(hold_values), *extra)
         chart = E2E_CHARTS["greeting"]
         deployment = deploy(
             host_helm, control_plane.kubeconfig, kube, restricted_namespace, tmp_path / "deploy", chart, *flags
@@ -350,3 +351,51 @@ def test_cronjob_pods_install_charts_from_a_registry_and_a_repository_pulling_on
     }
     assert pulls[source] == 1, "one pull for the run, not one per release"
     assert oci_registry.password not in run.log and chart_repository.password not in run.log
+
+
+def shard_pods(deployment: Deployment, job: str) -> dict[int, str]:
+    """Completion index → that pod's log."""
+    listed = client.CoreV1Api(deployment.api).list_namespaced_pod(
+        deployment.namespace, label_selector=f"job-name={job}"
+    )
+    logs = {}
+    for pod in deployment.api.sanitize_for_serialization(listed)["items"]:
+        index = int(pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"])
+        logged = kubectl(deployment.kubeconfig, "logs", f"pod/{pod['metadata']['name']}", "-n", deployment.namespace)
+        assert logged.returncode == 0, logged.stderr
+        logs[index] = logged.stdout
+    return logs
+
+
+def test_an_indexed_job_splits_the_fleet_over_its_shards_and_a_new_count_takes_over_safely(
+    deploy_greeting: Deploy, host_helm: Helm, kube: client.ApiClient
+) -> None:
+    deployment, _ = deploy_greeting(NEVER, "--shards", "3")
+    ns = deployment.namespace
+    names = [f"g{i}" for i in range(9)]
+    for name in names:
+        deployment.create(name, {"message": name})
+    uids = {name: deployment.get(name)["metadata"]["uid"] for name in names}
+    run = deployment.run_job()
+    assert run.succeeded, run.log
+    assert releases(host_helm, ns) == {name: (1, "deployed") for name in names}, "each installed once"
+    logs = shard_pods(deployment, run.name)
+    assert sorted(logs) == [0, 1, 2], "one pod per shard, told its index by the job controller"
+    for index, log in logs.items():
+        mine = sum(1 for uid in uids.values() if shard_of(uid, 3) == index)
+        assert f"{mine} installed, 0 upgraded, 0 uninstalled" in log, log
+    leases = kube.sanitize_for_serialization(client.CoordinationV1Api(kube).list_namespaced_lease(ns))["items"]
+    assert sorted(lease["metadata"]["name"].rsplit("-", 3)[1] for lease in leases) == ["0", "1", "2"], "one each"
+
+    deploy_greeting(NEVER, "--shards", "2")  # the fleet re-split, as a user reruns scaffold and applies it
+    gone = names[:3]
+    for name in gone:
+        deployment.delete(name)
+    resplit = deployment.run_job()
+    assert resplit.succeeded, resplit.log
+    assert releases(host_helm, ns) == {name: (1, "deployed") for name in names[3:]}, "only the deleted CRs' go"
+    logs = shard_pods(deployment, resplit.name)
+    assert sorted(logs) == [0, 1]
+    for index, log in logs.items():
+        mine = sum(1 for name in gone if shard_of(uids[name], 2) == index)
+        assert f"0 installed, 0 upgraded, {mine} uninstalled" in log, log

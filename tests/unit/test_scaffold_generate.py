@@ -66,8 +66,13 @@ def request(defaults: bool = False, **flags: Any) -> Request:
         **flags,
     }
     impersonate = arguments.pop("impersonate", True)
+    shards = arguments.pop("shards", 1)
     return replace(
-        build_request(**arguments), chart_ref="/charts/memcached", defaults=defaults, impersonate=impersonate
+        build_request(**arguments),
+        chart_ref="/charts/memcached",
+        defaults=defaults,
+        impersonate=impersonate,
+        shards=shards,
     )
 
 
@@ -156,6 +161,17 @@ def test_the_cronjob_runs_one_pass_at_a_time_restricted_with_its_config_mounted(
     assert kustomization["configMapGenerator"] == [
         {"name": "helmcr-memcached", "namespace": "team-a", "files": ["helmcr.yaml"]}
     ]
+
+
+def test_shards_make_the_job_indexed_with_one_pod_per_shard_given_its_index() -> None:
+    _, files = generated(shards=3)
+    (cron,) = files["cronjob.yaml"]
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", 3, 3)
+    (container,) = job["template"]["spec"]["containers"]
+    assert container["args"][-2:] == ["--shard", "$(JOB_COMPLETION_INDEX)/3"]
+    _, single = generated()
+    assert "completionMode" not in single["cronjob.yaml"][0]["spec"]["jobTemplate"]["spec"]
 
 
 def test_what_values_could_enable_is_said_not_granted() -> None:
