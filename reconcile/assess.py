@@ -18,7 +18,8 @@ from reconcile.desired import secrets_of
 from reconcile.livereport import LiveReport
 from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, State
 from reconcile.redact import redact
-from reconcile.settings import DriftMode, FailurePolicy, Shard, shard_identity, shard_of
+from reconcile.settings import DriftMode, FailurePolicy
+from reconcile.shards import Shard, shard_identity, shard_of
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,14 @@ class Execution:
     grace_period: Annotated[
         float, typer.Option(min=0, help="On SIGTERM/SIGINT, seconds running helm operations get to finish.")
     ] = 30.0
+    resume_rollout: Annotated[
+        bool,
+        typer.Option(
+            "--resume-rollout",
+            help="A rollout halted by its failure budget goes on with its next wave in this run (to resume it for "
+            "good, set rollout.resume to the digest its halt message names).",
+        ),
+    ] = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 from reconcile.config_entry import override_values, release_name, service_account
-from reconcile.config_fields import Fields
+from reconcile.config_fields import Fields, parse_portion
 from reconcile.config_live import live_checks
+from reconcile.config_rollout import rollout
 from reconcile.errors import ConfigError
 from reconcile.limits import spec_problem
 from reconcile.settings import (
@@ -28,7 +29,6 @@ from reconcile.settings import (
     HelmOptions,
     LeaseConfig,
     ObjectRules,
-    UninstallBudget,
     Watch,
 )
 
@@ -76,6 +76,9 @@ ENTRY_FIELDS = frozenset(
         "conflicts",
         "operatorSdkStatus",
         "ownerReferences",
+        "rollout",
+        "maxUpgradesPerDay",
+        "maxRepeatsPerDay",
     }
 )
 CONFLICT_POLICIES = ("force", "fail")
@@ -90,6 +93,7 @@ GLOBAL_FIELDS = frozenset(
         "maxUninstalls",
         "lease",
         "digestKeyFile",
+        "namespaceBudget",
     }
 )
 LEASE_FIELDS = frozenset({"name", "namespace", "durationSeconds"})
@@ -136,8 +140,9 @@ def parse_config(document: Any, fields: Fields) -> Config:
         kubeconfig=fields.text(document, "kubeconfig", "top level"),
         context=fields.text(document, "context", "top level"),
         page_size=fields.whole(document, "pageSize", "top level", 1000, minimum=1),
-        max_uninstalls=parse_budget(document.get("maxUninstalls", 20), lambda p: fields.fail("maxUninstalls", p)),
+        max_uninstalls=parse_portion(document.get("maxUninstalls", 20), lambda p: fields.fail("maxUninstalls", p)),
         lease=_lease(document.get("lease") or {}, fields),
+        namespace_budget=fields.whole(document, "namespaceBudget", "top level", 0, minimum=0),
         warnings=tuple(fields.warnings),
     )
 
@@ -159,23 +164,6 @@ def _digest_key(document: Any, path: Path, environ: Mapping[str, str]) -> bytes:
     if len(key) < MIN_DIGEST_KEY:
         raise ConfigError(f"{source}: holds {len(key)} bytes; a digest key needs at least {MIN_DIGEST_KEY}")
     return key
-
-
-def parse_budget(value: Any, fail: Callable[[str], ConfigError]) -> UninstallBudget:
-    """``20`` or ``"10%"``; used for the config's maxUninstalls and for --max-uninstalls."""
-    text = str(value).strip()
-    try:
-        if text.endswith("%"):
-            percent = float(text[:-1])
-            if not 0 <= percent <= 100:
-                raise ValueError
-            return UninstallBudget(percent=percent)
-        count = int(text)
-        if count < 0:
-            raise ValueError
-        return UninstallBudget(count=count)
-    except ValueError:
-        raise fail(f"expected a count such as 20 or a percentage such as 10%, got {value!r}") from None
 
 
 def _watches(entries: Any, fields: Fields) -> tuple[Watch, ...]:
@@ -240,6 +228,7 @@ def _watch(entry: Any, where: str, fields: Fields) -> Watch:
         live=live_checks(entry, where, fields),
         operator_sdk=fields.flag(entry, "operatorSdkStatus", where, fields.watches_yaml),
         owner_references=fields.flag(entry, "ownerReferences", where, fields.watches_yaml),
+        rollout=rollout(entry, where, fields),
     )
 
 
@@ -255,6 +244,8 @@ def _policy(entry: Mapping[str, Any], where: str, helm: HelmOptions, fields: Fie
         stuck_after_seconds=stuck_after,
         backoff_seconds=fields.seconds(entry, "retryBackoff", where, "1m"),
         max_backoff_seconds=fields.seconds(entry, "maxRetryBackoff", where, "1h"),
+        max_upgrades_per_day=fields.whole(entry, "maxUpgradesPerDay", where, FailurePolicy.max_upgrades_per_day, 0),
+        max_repeats_per_day=fields.whole(entry, "maxRepeatsPerDay", where, FailurePolicy.max_repeats_per_day, 0),
     )
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconcile.clock import GO_DURATION, parse_duration
 from reconcile.errors import ConfigError
-from reconcile.settings import Expression, Selector
+from reconcile.settings import Expression, Portion, Selector
 
 ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 KIND_OF_GROUP = re.compile(r"[A-Z][A-Za-z0-9]*(\.[a-z0-9]([a-z0-9.-]*[a-z0-9])?)?")  # Kind, or Kind.group
@@ -198,3 +198,20 @@ def type_name(value: Any) -> str:
     return {dict: "a mapping", list: "a list", bool: "a boolean", type(None): "nothing"}.get(
         type(value), type(value).__name__
     )
+
+
+def parse_portion(value: Any, fail: Callable[[str], ConfigError]) -> Portion:
+    """``20`` or ``"10%"``; used for the config's maxUninstalls and for --max-uninstalls."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if not 0 <= percent <= 100:
+                raise ValueError
+            return Portion(percent=percent)
+        count = int(text)
+        if count < 0:
+            raise ValueError
+        return Portion(count=count)
+    except ValueError:
+        raise fail(f"expected a count such as 20 or a percentage such as 10%, got {value!r}") from None

@@ -108,6 +108,33 @@ RULES: tuple[Rule, ...] = (
         by="backoff",
     ),
     Rule(
+        State.CHURNING,
+        Action.BLOCKED,
+        "the release was upgraded `maxUpgradesPerDay` times in the last 24 hours (a loop: something keeps undoing "
+        "it); a new `helmcr.io/retry` annotation value lifts it",
+        by="churn guard",
+    ),
+    Rule(
+        State.ROLLOUT_HALTED,
+        Action.WAIT,
+        "more releases failed at the kind's new chart or overrides (or are not ready `healthTimeout` after their "
+        "upgrade) than the rollout's `failureBudget`: none more starts it until it is fixed or resumed",
+        by="rollout",
+    ),
+    Rule(
+        State.ROLLOUT_QUEUED,
+        Action.QUEUE,
+        "an upgrade to the kind's new chart or overrides (its CR unchanged) that is in a later wave of the kind's "
+        "rollout, or waits for the wave before it to be healthy, or the rollout is paused",
+        by="rollout",
+    ),
+    Rule(
+        State.NAMESPACE_BUDGET,
+        Action.QUEUE,
+        "the run already makes `namespaceBudget` changes in this release's namespace: the rest wait for later runs",
+        by="namespace budget",
+    ),
+    Rule(
         State.OVER_BUDGET,
         Action.BLOCKED,
         "the run would uninstall more than `--max-uninstalls` allows (all its uninstalls are blocked)",

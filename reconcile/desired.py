@@ -57,6 +57,7 @@ def desired_from_resource(
         keep=str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true",
         retry_request=str(annotations.get(ANNOTATION_RETRY, "")),
         operator_sdk_annotations=tuple(sorted(a for a in annotations if str(a).startswith(OPERATOR_SDK_PREFIX))),
+        labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
     )
     problem = _problem(resource.get("spec"), key, watch, chart)
     if problem:
@@ -64,7 +65,8 @@ def desired_from_resource(
     values = merge_values(resource.get("spec") or {}, watch.override_values)
     canonical = _canonical(chart, values, key, watch.helm, base.keep)
     unkeyed = _hash(canonical, b"") if digest_key else ""
-    return replace(base, values=values, digest=_hash(canonical, digest_key), unkeyed_digest=unkeyed)
+    fleet = _hash(_fleet_canonical(chart, watch), digest_key)
+    return replace(base, values=values, digest=_hash(canonical, digest_key), unkeyed_digest=unkeyed, fleet_digest=fleet)
 
 
 def secrets_of(desired: Desired) -> list[str]:
@@ -87,7 +89,7 @@ def _canonical(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, opti
     """Everything that changes what helm would deploy, in one canonical form: the digest's input.
 
     ``keep`` is in it because the keep label travels to the release with an upgrade, like everything else."""
-    return json.dumps(
+    return _json(
         {
             "schema": DIGEST_SCHEMA,
             "chart": chart.identity,
@@ -95,11 +97,26 @@ def _canonical(chart: ChartRef, values: Mapping[str, Any], key: ReleaseKey, opti
             "release": [key.namespace, key.name],
             "hooks": not options.disable_hooks,
             "keep": keep,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+        }
+    )
+
+
+def _fleet_canonical(chart: ChartRef, watch: Watch) -> bytes:
+    """What a change to the whole kind changes: the chart, the config's overrideValues, the rendering flags. A
+    release deployed with other ones is behind its kind's rollout (reconcile.rollout); keyed like the digest, since
+    overrides may hold secrets."""
+    return _json(
+        {
+            "schema": DIGEST_SCHEMA,
+            "chart": chart.identity,
+            "overrides": watch.override_values,
+            "hooks": not watch.helm.disable_hooks,
+        }
+    )
+
+
+def _json(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _hash(canonical: bytes, secret: bytes) -> str:

@@ -22,6 +22,7 @@ LABEL_OWNER_NAMESPACE = LABEL_PREFIX + "owner-namespace"
 LABEL_OWNER_NAME = LABEL_PREFIX + "owner-name"
 LABEL_OWNER_UID = LABEL_PREFIX + "owner-uid"
 LABEL_DIGEST = LABEL_PREFIX + "digest"
+LABEL_FLEET_DIGEST = LABEL_PREFIX + "fleet-digest"  # what every release of the kind shares: chart and overrides
 LABEL_KEEP = LABEL_PREFIX + "keep"
 ANNOTATION_KEEP = LABEL_PREFIX + "keep"
 ANNOTATION_RETRY = LABEL_PREFIX + "retry"
@@ -39,9 +40,10 @@ def label_value(text: str) -> str:
     return f"{head}-{suffix}" if head else suffix
 
 
-def ownership_labels(owner: ResourceRef, digest: str, keep: bool = False) -> dict[str, str]:
+def ownership_labels(owner: ResourceRef, digest: str, keep: bool = False, fleet_digest: str = "") -> dict[str, str]:
     """``keep`` is always written ("true" or "false"), since Helm merges new labels into the release's old ones."""
     return {
+        LABEL_FLEET_DIGEST: fleet_digest,
         LABEL_KEEP: "true" if keep else "false",
         LABEL_MANAGED_BY: MANAGER,
         LABEL_OWNER_GROUP: label_value(owner.group),

@@ -72,6 +72,8 @@ class Desired:
     retry_request: str = ""  # annotation helmcr.io/retry: a new value asks for an attempt despite the backoff
     unkeyed_digest: str = ""  # with a digest key: the digest as it was before keying (a release with it is in sync)
     operator_sdk_annotations: tuple[str, ...] = ()  # helm.sdk.operatorframework.io/* it carries: not read, warned
+    fleet_digest: str = ""  # what every CR of the kind shares: chart, overrideValues, flags (reconcile.rollout)
+    labels: Mapping[str, str] = field(default_factory=dict)  # the CR's, for a rollout's canary selector
 
     @property
     def failures(self) -> int:
@@ -109,14 +111,14 @@ class ReleaseStatus(enum.StrEnum):
 class Observed:
     """The latest revision of one Helm release, decoded once from its record's labels (never from its payload).
 
-    ``owner`` is the CR helmcr created the release for, or None when helmcr did not create it.
-    """
+    ``owner`` is the CR helmcr created the release for, or None when helmcr did not create it."""
 
     key: ReleaseKey
     revision: int
     status: ReleaseStatus
     owner: ResourceRef | None = None
     digest: str = ""
+    fleet_digest: str = ""  # the kind's chart and overrides it was deployed with ("" before helmcr labelled it)
     kept: bool = False  # labelled helmcr.io/keep=true: outlives its CR
     ever_deployed: bool = True
     modified_at: float = 0.0  # epoch seconds the latest record was written; tells a stuck operation from a slow one
@@ -141,6 +143,7 @@ class Action(enum.StrEnum):
     UNLOCK_AND_UNINSTALL = "unlock-and-uninstall"  # mark a dead pending-* record failed, then uninstall
     ADOPT = "adopt"  # label a release helmcr did not create as its own; upgrade it only if that would change it
     SKIP = "skip"  # nothing to do: converged, or not helmcr's to touch
+    QUEUE = "queue"  # nothing this run: the change waits its turn (a rollout's wave, a namespace's budget)
     WAIT = "wait"  # nothing this run: a failed attempt waits out its backoff
     BLOCKED = "blocked"  # cannot be done until someone changes something
     HOLD = "hold"  # would change the release, but this run is not allowed to (an unreviewed step)
@@ -192,6 +195,10 @@ class State(enum.StrEnum):
     UNREVIEWED = "unreviewed"
     DRIFTED = "drifted"
     DRIFT_REPORTED = "drift-reported"
+    ROLLOUT_QUEUED = "rollout-queued"
+    ROLLOUT_HALTED = "rollout-halted"
+    CHURNING = "churning"
+    NAMESPACE_BUDGET = "namespace-budget"
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,7 @@ class Outcome:
 UNCHANGED_RESULTS = {
     Action.SKIP: Result.SKIPPED,
     Action.WAIT: Result.SKIPPED,
+    Action.QUEUE: Result.SKIPPED,
     Action.BLOCKED: Result.BLOCKED,
     Action.HOLD: Result.NOT_STARTED,
 }

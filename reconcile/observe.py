@@ -29,7 +29,8 @@ from reconcile.model import Desired, Observed, ReleaseKey, ReleaseStatus, Step
 from reconcile.objectcheck import KindScopes, namespaced_offline
 from reconcile.observed import observed_releases
 from reconcile.pulls import RemoteCharts
-from reconcile.settings import DriftMode, Scope, Selector, Watch, shard_identity
+from reconcile.settings import DriftMode, Scope, Selector, Watch
+from reconcile.shards import shard_identity
 
 NAMES_PER_QUERY = 100
 

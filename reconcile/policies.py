@@ -1,23 +1,34 @@
 """The run's policies: small pure transformations of a decided plan, applied in the order :func:`policies` lists.
 
 Each may only move a step to another state (and so, by the table, another action) with its reason; none adds or
-drops a step. Rollout limits and shard selection will be further entries of the same list.
+drops a step. Shards are not a policy: a run's shard narrows what it observes (reconcile.observe), like a selector.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from reconcile.clock import parse_time
 from reconcile.decide import restate
 from reconcile.labels import label_value
-from reconcile.model import Action, ReleaseKey, State, Step
+from reconcile.model import Action, Plan, ReleaseKey, State, Step
 from reconcile.plan import KindPlan, Policy, per_step
-from reconcile.settings import RunOptions, UninstallBudget
+from reconcile.rollout import rollouts
+from reconcile.settings import FailurePolicy, Portion, RunOptions
+from reconcile.upgrades import recent_upgrades
 
 
 def policies(options: RunOptions, now: float) -> list[Policy]:
-    ordered = [one_kind_per_release, backoff(now), uninstall_budget(options.max_uninstalls, options.force_uninstalls)]
+    ordered = [
+        one_kind_per_release,
+        backoff(now),
+        churn_guard(now),
+        rollouts(now, options.resume_rollouts),
+        namespace_budget(options.namespace_budget),
+        uninstall_budget(options.max_uninstalls, options.force_uninstalls),
+    ]
     if options.approve is not None:
         ordered.append(approval(options.approve))
     return ordered
@@ -79,7 +90,70 @@ def backoff(now: float) -> Policy:
     return per_step(rule)
 
 
-def uninstall_budget(budget: UninstallBudget, force: bool) -> Policy:
+def churn_guard(now: float) -> Policy:
+    """A release upgraded over and over is in a loop with something (another controller, a person, a tool that
+    rewrites its labels): each run fights it again, with a new revision each time. Past the kind's limits it stops,
+    says so, and waits for someone to look (a new helmcr.io/retry value lets one more go)."""
+
+    def apply(plans: Sequence[KindPlan]) -> list[KindPlan]:
+        return [
+            replace(kind, plan=Plan(tuple(_churn(step, kind.watch.policy, now) for step in kind.plan.steps)))
+            for kind in plans
+        ]
+
+    return apply
+
+
+def _churn(step: Step, policy: FailurePolicy, now: float) -> Step:
+    desired = step.desired
+    if desired is None or step.action.ends_in is not Action.UPGRADE or step.observed is None:
+        return step
+    if desired.retry_request and desired.retry_request != desired.status.get("retryHandled"):
+        return step
+    recent = recent_upgrades(desired.status, now)
+    repeats = sum(1 for entry in recent if entry.get("digest") == desired.digest)
+    if policy.max_repeats_per_day and repeats >= policy.max_repeats_per_day:
+        why = f"upgraded to these very values {repeats} times in 24 hours (maxRepeatsPerDay)"
+    elif policy.max_upgrades_per_day and len(recent) >= policy.max_upgrades_per_day:
+        why = f"upgraded {len(recent)} times in 24 hours (maxUpgradesPerDay)"
+    else:
+        return step
+    return restate(
+        step,
+        State.CHURNING,
+        f"{why}: something keeps undoing what helmcr applies, so it stops fighting; find what changes release "
+        f"{step.key} or its objects, then annotate the CR with a new helmcr.io/retry value",
+    )
+
+
+def namespace_budget(budget: int) -> Policy:
+    """One tenant's hundred changed CRs must not take a whole run from everyone else's: each release namespace
+    gets ``budget`` changes per run (in kind, then namespace/name order); the rest wait for the next runs."""
+
+    def apply(plans: Sequence[KindPlan]) -> list[KindPlan]:
+        if not budget:
+            return list(plans)
+        used: Counter[str] = Counter()
+
+        def rule(step: Step) -> Step:
+            if not step.action.changes_release:
+                return step
+            used[step.key.namespace] += 1
+            if used[step.key.namespace] <= budget:
+                return step
+            return restate(
+                step,
+                State.NAMESPACE_BUDGET,
+                f"namespace {step.key.namespace} already has {budget} changes in this run (namespaceBudget); "
+                "this one goes in a later run",
+            )
+
+        return per_step(rule)(plans)
+
+    return apply
+
+
+def uninstall_budget(budget: Portion, force: bool) -> Policy:
     """Across the whole run: more uninstalls than the budget means something is wrong upstream (a CRD deleted, a
     namespace renamed, a config pointing elsewhere), so none of them happens unless forced; the rest goes on."""
 

@@ -47,6 +47,7 @@ def summary_counts(summary: RunSummary) -> dict[str, int]:
         "uninstalled": counts[Action.UNINSTALL, Result.SUCCEEDED],
         "inSync": counts[Action.SKIP, Result.SKIPPED],
         "waiting": counts[Action.WAIT, Result.SKIPPED],
+        "queued": counts[Action.QUEUE, Result.SKIPPED],
         "pending": sum(1 for o in summary.outcomes if o.result is Result.NOT_STARTED),
         "blocked": sum(1 for o in summary.outcomes if o.result is Result.BLOCKED),
         "failed": sum(1 for o in summary.outcomes if o.result is Result.FAILED),
@@ -115,7 +116,9 @@ def summary_line(summary: RunSummary, seconds: float, dry_run: bool) -> str:
             f"{counts['inSync']} in sync",
         ]
         if counts["waiting"]:
-            parts.append(f"{counts['waiting']} waiting to retry")
+            parts.append(f"{counts['waiting']} waiting")
+        if counts["queued"]:
+            parts.append(f"{counts['queued']} queued")
         if counts["pending"]:
             parts.append(f"{counts['pending']} not started")
     parts += [f"{counts['blocked']} blocked", f"{counts['failed']} failed"]

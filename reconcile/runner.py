@@ -22,7 +22,8 @@ from rich.console import Console
 from reconcile import __version__
 from reconcile.adapters.helm import Connection, Helm
 from reconcile.adapters.kube import Kube
-from reconcile.config import load_config, parse_budget
+from reconcile.config import load_config
+from reconcile.config_fields import parse_portion
 from reconcile.diff import render_markdown, render_text, to_json_document
 from reconcile.errors import ConfigError, ExitCode, HelmcrError
 from reconcile.exits import exit_code, preview_exit_code
@@ -31,7 +32,8 @@ from reconcile.observe import ClusterSource, OfflineSource, Source
 from reconcile.preview import Preview, PreviewSettings
 from reconcile.report import render_json, render_table, summary_line
 from reconcile.savedplan import plan_document, read_plan, reviewed_only, write_plan
-from reconcile.settings import Config, RunOptions, Scope, Selector, Shard
+from reconcile.settings import Config, RunOptions, Scope, Selector
+from reconcile.shards import Shard
 from reconcile.sync import RunControl, preview_run, sync_once
 
 
@@ -60,6 +62,7 @@ class Invocation:
     wait_for_lock: float = 0.0
     time_budget: float = 0.0
     grace_period: float = 30.0
+    resume_rollout: bool = False
     verbose: bool = False
 
 
@@ -158,11 +161,13 @@ def _session(invocation: Invocation, adapters: Adapters, request: PreviewRequest
             shard=parse_shard(invocation.shard),
         ),
         concurrency=invocation.concurrency or config.concurrency,
-        max_uninstalls=parse_budget(budget, lambda problem: ConfigError(f"--max-uninstalls: {problem}"))
+        max_uninstalls=parse_portion(budget, lambda problem: ConfigError(f"--max-uninstalls: {problem}"))
         if budget
         else config.max_uninstalls,
         force_uninstalls=invocation.force_uninstalls,
         lease_wait_seconds=invocation.wait_for_lock,
+        namespace_budget=config.namespace_budget,
+        resume_rollouts=invocation.resume_rollout,
     )
     kubeconfig = invocation.kubeconfig or config.kubeconfig
     context = invocation.context or config.context

@@ -8,7 +8,6 @@ seconds here: they were parsed once, at the boundary.
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from reconcile.clock import format_duration
 from reconcile.model import Step
+from reconcile.shards import Shard
 
 Expression = tuple[str, str, tuple[str, ...]]
 """One matchExpressions term: key, operator (In, NotIn, Exists, DoesNotExist), values."""
@@ -44,11 +44,15 @@ class HelmOptions:
 
 @dataclass(frozen=True)
 class FailurePolicy:
-    """When a pending release counts as stuck, and how long a failed attempt waits before the next one."""
+    """When a pending release counts as stuck, how long a failed attempt waits before the next one, and how many
+    upgrades a day mean something keeps undoing them (0: no limit)."""
 
     stuck_after_seconds: float = 900.0
     backoff_seconds: float = 60.0
     max_backoff_seconds: float = 3600.0
+    # the churn guard: more upgrades than this in 24 hours, or more to the very same digest, is a loop
+    max_upgrades_per_day: int = 48
+    max_repeats_per_day: int = 5
 
     def backoff(self, failures: int) -> float:
         """Exponential: the base after the 1st failure, twice it after the 2nd, four times after the 3rd; capped."""
@@ -73,15 +77,22 @@ class Selector:
 
 
 @dataclass(frozen=True)
-class UninstallBudget:
-    """How many uninstalls one run may do: a count, or a percentage of the releases helmcr owns."""
+class Portion:
+    """A count, or a percentage of a whole: how many uninstalls one run may do (of the releases helmcr owns), how
+    big a rollout's canary and waves are, how many failures a rollout tolerates."""
 
     count: int = 20
     percent: float = 0.0
 
+    def of(self, whole: int) -> int:
+        return self.count if not self.percent else int(whole * self.percent / 100)
+
     def allows(self, uninstalls: int, owned: int) -> bool:
-        limit = self.count if not self.percent else int(owned * self.percent / 100)
-        return uninstalls <= limit
+        return uninstalls <= self.of(owned)
+
+    @property
+    def given(self) -> bool:
+        return bool(self.count or self.percent)
 
     def __str__(self) -> str:
         return f"{self.percent:g}%" if self.percent else str(self.count)
@@ -149,6 +160,26 @@ class LiveChecks:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """How a change to every release of a kind at once (its chart, or overrideValues) goes out: a canary, then waves,
+    one per run, each after the releases before it are healthy, halted past a failure budget (reconcile.rollout).
+
+    Off unless ``wave`` is given: then every release of the kind upgrades in the run that sees the change."""
+
+    canary: Portion = Portion(count=0)
+    canary_selector: Selector | None = None  # these CRs first (their count is the canary when canary is not given)
+    wave: Portion = Portion(count=0)
+    failure_budget: Portion = Portion(count=0)
+    health_timeout_seconds: float = 600.0  # a release not ready this long after its upgrade counts as failed
+    paused: bool = False  # no release starts the new chart (releases whose own CR changed still go)
+    resume: str = ""  # a chart digest (or its first characters) whose failures no longer halt its rollout
+
+    @property
+    def active(self) -> bool:
+        return self.wave.given or self.paused
+
+
+@dataclass(frozen=True)
 class LeaseConfig:
     name: str = ""  # default: derived from the watched kinds
     namespace: str = ""  # default: "default", wherever helmcr runs (one lease per config)
@@ -178,6 +209,7 @@ class Watch:
     objects: ObjectRules = field(default_factory=ObjectRules)
     live: LiveChecks = field(default_factory=LiveChecks)
     owner_references: bool = False  # the release's objects are collected with their CR (adapters.ownership)
+    rollout: Rollout = field(default_factory=Rollout)
     operator_sdk: bool = False  # operator-sdk's status kept beside helmcr's (docs/migrating-from-operator-sdk.md)
 
     @property
@@ -197,40 +229,11 @@ class Config:
     kubeconfig: str = ""
     context: str = ""
     page_size: int = 1000
-    max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
+    max_uninstalls: Portion = field(default_factory=Portion)
     lease: LeaseConfig = field(default_factory=LeaseConfig)
+    namespace_budget: int = 0  # most changes one run makes in one release namespace; 0: no limit
     warnings: tuple[str, ...] = ()
     digest_key: bytes = field(default=b"", repr=False)  # $HELMCR_DIGEST_KEY, else digestKeyFile's content
-
-
-@dataclass(frozen=True)
-class Shard:
-    """One of ``count`` runs that split a fleet: it takes the CRs whose owner identity (the UID) hashes to ``index``.
-
-    By the UID, not the name, so that a CR deleted and created again may move, but no two shards ever claim one
-    CR; and by a hash every shard computes alike, so no shard needs to know the others."""
-
-    index: int = 0
-    count: int = 1
-
-    @property
-    def split(self) -> bool:
-        return self.count > 1
-
-    def owns(self, identity: str) -> bool:
-        return not self.split or shard_of(identity, self.count) == self.index
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-
-def shard_identity(uid: str, namespace: str, name: str) -> str:
-    """What a CR is sharded by: its UID; a CR from a file has none, so its namespace and name."""
-    return uid or f"{namespace}/{name}"
-
-
-def shard_of(identity: str, count: int) -> int:
-    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big") % count
 
 
 @dataclass(frozen=True)
@@ -252,9 +255,11 @@ class RunOptions:
 
     scope: Scope = field(default_factory=Scope)
     concurrency: int = 4
-    max_uninstalls: UninstallBudget = field(default_factory=UninstallBudget)
+    max_uninstalls: Portion = field(default_factory=Portion)
     force_uninstalls: bool = False
     lease_wait_seconds: float = 0.0
+    namespace_budget: int = 0
+    resume_rollouts: bool = False  # --resume-rollout: a halted rollout goes on with its next wave, this run
     approve: Callable[[Step], str] | None = None  # a saved plan's check: "" lets a changing step go ahead
 
 

@@ -19,6 +19,7 @@ from reconcile.conditions import condition, find, live_conditions
 from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, Desired, Outcome, Result
 from reconcile.settings import FailurePolicy
+from reconcile.upgrades import with_upgrade
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: b
     if desired is None or outcome.result is Result.NOT_STARTED:
         return None
     current = dict(desired.status)
-    if step.action is Action.WAIT:
+    if step.action in (Action.WAIT, Action.QUEUE):
         return {**current, "message": step.reason}
     status: dict[str, Any] = {
         **current,
@@ -60,6 +61,8 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: b
         )
     if outcome.result is Result.SUCCEEDED:
         status["lastAppliedTime"] = outcome.finished_at or at
+    if outcome.result is Result.SUCCEEDED and step.action.ends_in is Action.UPGRADE:
+        status["upgrades"] = with_upgrade(current, status["lastAppliedTime"], desired.digest, policy)
     if outcome.result is Result.FAILED:
         status.update(_failure_fields(desired, at, policy))
     if desired.retry_request and outcome.result in (Result.SUCCEEDED, Result.FAILED):

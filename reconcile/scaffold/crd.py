@@ -70,6 +70,18 @@ STATUS: Node = {
             "When helmcr next retries (annotate helmcr.io/retry to retry now).", format="date-time"
         ),
         "retryHandled": _string("The last helmcr.io/retry annotation value helmcr acted on."),
+        "upgrades": {
+            "type": "array",
+            "description": "The release's upgrades of the last 24 hours, which the churn guard counts.",
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "time": _string("When.", format="date-time"),
+                    "digest": _string("To which digest."),
+                },
+            },
+        },
     },
 }
 

@@ -19,7 +19,7 @@ from kubernetes import client
 from devenv.controlplane import LOOPBACK_RUNTIME_CLASS, ControlPlane
 from devenv.helmcli import Helm, isolated_helm
 from devenv.registry import ChartRepository, OciRegistry
-from reconcile.settings import shard_of
+from reconcile.shards import shard_of
 from tests.integration.cronjob_support import Deployment, deploy, digest_key
 from tests.integration.node_fixtures import E2E_CHARTS
 from tests.integration.support import kubectl, releases, served, wait_for
@@ -66,6 +66,8 @@ def deploy_greeting(
     """Scaffold the greeting chart for the test's restricted namespace with the image and a schedule, edit the
     config with ``config`` as a user would, and apply it; returns the deployment and kubectl's warnings."""
 
+    keyed: list[str] = []
+
     def deploy_with(schedule: str, *extra: str, **config: Any) -> tuple[Deployment, str]:
         flags = ("--image", helmcr_image, "--schedule", schedule, "--values", str(hold_values), *extra)
         chart = E2E_CHARTS["greeting"]
@@ -74,7 +76,9 @@ def deploy_greeting(
         )
         if config:
             deployment.edit_config(**config)
-        digest_key(control_plane.kubeconfig, restricted_namespace)
+        if not keyed:  # deployed again (say, with another --shards): the key stays
+            digest_key(control_plane.kubeconfig, restricted_namespace)
+            keyed.append(restricted_namespace)
         return deployment, deployment.apply()
 
     return deploy_with

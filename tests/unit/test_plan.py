@@ -14,7 +14,7 @@ from reconcile.assess import Inventory
 from reconcile.model import Action, Observed, Plan, ReleaseStatus, State
 from reconcile.plan import KindPlan, plan, plan_kind, with_policies
 from reconcile.policies import backoff, uninstall_budget
-from reconcile.settings import FailurePolicy, UninstallBudget, Watch
+from reconcile.settings import FailurePolicy, Portion, Watch
 from tests.unit.factories import desired, observed
 
 WATCH = Watch(group="anywhere.io", version="v1alpha1", kind="Memcached", chart="/charts/memcached")
@@ -276,12 +276,12 @@ def test_uninstalls_over_the_budget_are_all_blocked_and_the_rest_goes_on() -> No
         plan_kind(WATCH, Inventory(desired=(desired("x", digest="new"),), owned=tuple(observed(n) for n in "abcx")))
     ]
 
-    def limited(budget: UninstallBudget, force: bool = False) -> list[KindPlan]:
+    def limited(budget: Portion, force: bool = False) -> list[KindPlan]:
         return with_policies(plans, [uninstall_budget(budget, force)])
 
-    actions = [(s.key.name, s.action, s.state) for s in limited(UninstallBudget(count=2))[0].plan.steps]
+    actions = [(s.key.name, s.action, s.state) for s in limited(Portion(count=2))[0].plan.steps]
     assert actions[:3] == [(n, Action.BLOCKED, State.OVER_BUDGET) for n in "abc"]
     assert actions[3] == ("x", Action.UPGRADE, State.OUT_OF_SYNC)
-    assert limited(UninstallBudget(count=2), force=True) == plans
-    assert limited(UninstallBudget(percent=75)) == plans
-    assert limited(UninstallBudget(percent=50)) != plans
+    assert limited(Portion(count=2), force=True) == plans
+    assert limited(Portion(percent=75)) == plans
+    assert limited(Portion(percent=50)) != plans

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from reconcile.errors import ConfigError
 from reconcile.model import Action, State
 from reconcile.runner import parse_shard
-from reconcile.settings import RunOptions, Scope, Shard, shard_of
+from reconcile.settings import RunOptions, Scope
+from reconcile.shards import Shard, shard_of
 from tests.unit.fakes import LEASES
 from tests.unit.world import World
 

@@ -11,7 +11,7 @@ from reconcile.clock import now_micro
 from reconcile.errors import ExitCode, LeaseHeldError
 from reconcile.exits import exit_code
 from reconcile.model import Action, ReleaseKey, Result, RunSummary
-from reconcile.settings import LeaseConfig, RunOptions, Scope, UninstallBudget
+from reconcile.settings import LeaseConfig, Portion, RunOptions, Scope
 from tests.unit.fakes import LEASES
 from tests.unit.world import World
 
@@ -110,10 +110,10 @@ def test_uninstalls_over_the_budget_are_all_refused() -> None:
     world.sync()
     for name in "abc":
         world.delete(name)
-    refused = world.sync(RunOptions(scope=Scope(), max_uninstalls=UninstallBudget(count=2)))
+    refused = world.sync(RunOptions(scope=Scope(), max_uninstalls=Portion(count=2)))
     assert {o.step.action for o in refused.outcomes} == {Action.BLOCKED}
     assert set(world.releases()) == {"a", "b", "c"}
-    forced = world.sync(RunOptions(scope=Scope(), max_uninstalls=UninstallBudget(count=2), force_uninstalls=True))
+    forced = world.sync(RunOptions(scope=Scope(), max_uninstalls=Portion(count=2), force_uninstalls=True))
     assert {o.result for o in forced.outcomes} == {Result.SUCCEEDED} and world.releases() == {}
 
 
