@@ -27,9 +27,13 @@ def _deployment(spec: Mapping[str, Any], status: Mapping[str, Any]) -> str:
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         return f"rollout failed: {progressing.get('message') or 'progress deadline exceeded'}"
     wanted = _replicas(spec)
-    return _short("updated", status.get("updatedReplicas"), wanted) or _short(
-        "available", status.get("availableReplicas"), wanted
-    )
+    if short := _short("updated", status.get("updatedReplicas"), wanted):
+        return short
+    # a rolling update whose new pods never become ready keeps the old ones: available, yet not the new spec
+    old = _number(status.get("replicas")) - _number(status.get("updatedReplicas"))
+    if old > 0:
+        return f"{old} old replica(s) not replaced yet: the new ones are not available"
+    return _short("available", status.get("availableReplicas"), wanted)
 
 
 def _stateful_set(spec: Mapping[str, Any], status: Mapping[str, Any]) -> str:

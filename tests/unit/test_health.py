@@ -23,6 +23,10 @@ ROLLED = {"observedGeneration": 1, "updatedReplicas": 2, "availableReplicas": 2,
         (obj("Deployment", {"replicas": 2}, ROLLED, generation=2), "its controller has not seen the latest spec yet"),
         (obj("Deployment", {"replicas": 2}, {**ROLLED, "availableReplicas": 1}), "1 of 2 replicas available"),
         (
+            obj("Deployment", {"replicas": 1}, {**ROLLED, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1}),
+            "1 old replica(s) not replaced yet: the new ones are not available",
+        ),
+        (
             obj(
                 "Deployment",
                 {},
