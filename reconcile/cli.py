@@ -24,8 +24,8 @@ app = typer.Typer(
 )
 
 EXIT_CODES = (
-    "Exit codes: 0 converged; 1 some releases failed, are blocked, were not started or wait to retry; 3 invalid config "
-    "or flags; "
+    "Exit codes: 0 converged (or only changes queued by rollout waves or a namespace budget left); 1 some releases "
+    "failed, are blocked, were not started, wait to retry or behind a halted rollout; 3 invalid config or flags; "
     "4 API server unreachable or a list refused; 5 another run holds the lease; 130 stopped by a signal."
 )
 PREVIEW_EXIT_CODES = (

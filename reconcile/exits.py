@@ -1,9 +1,10 @@
 """Exit codes: what a run's summary means for the process that started it (a CronJob, a CI step, a person).
 
-0  converged: every release matches its CR (a preview: the plan was made; with --detailed-exitcode, nothing
+0  converged: every release matches its CR, or the only changes left are queued (a rollout's later waves, a
+   namespace's budget: the plan, not a problem) (a preview: the plan was made; with --detailed-exitcode, nothing
    would change)
-1  not converged: some release failed, is blocked, was not started or is waiting out a failure's backoff; a
-   chart could not be read or rendered; a status could not be written
+1  not converged: some release failed, is blocked, was not started, waits out a failure's backoff or a halted
+   rollout; a chart could not be read or rendered; a status could not be written
 2  a preview with --detailed-exitcode: changes are pending
 3  invalid config or flags: nothing was done
 4  the API server could not be reached, or refused to list a kind: nothing of that kind was changed

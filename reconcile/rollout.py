@@ -9,7 +9,8 @@ and a recreated one go at once, with the new chart: holding them back would hold
 
 One run, for each kind with ``rollout.wave``:
 
-1. ``done``: its releases already at the new fleet digest (whatever brought them there);
+1. ``done``: its releases already at the new fleet digest (whatever brought them there), or whose CR records a
+   failed attempt at exactly what it asks for now (an upgrade refused before helm wrote a revision);
 2. ``failing``: those whose latest revision failed, or, with ``health: true``, that are still not ready
    ``healthTimeout`` after their upgrade; more than ``failureBudget`` of them halts the rollout (state
    ``rollout-halted``), until the chart is fixed, ``rollout.resume`` names this digest, or ``--resume-rollout``;
@@ -93,7 +94,9 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
     done = tuple(
         step
         for step in steps
-        if step.desired is not None and step.observed is not None and step.observed.fleet_digest == target
+        if step.desired is not None
+        and step.observed is not None
+        and (step.observed.fleet_digest == target or _failed(step))
     )
     unready = {id(step): _unready_for(step, now) if health else None for step in done}
 
@@ -112,10 +115,13 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
 
 
 def _failed(step: Step) -> bool:
-    assert step.desired is not None and step.observed is not None
-    return (
-        step.observed.status is ReleaseStatus.FAILED or step.desired.status.get("failedDigest") == step.desired.digest
-    )
+    """Its latest revision failed at the kind's new chart, or its CR records a failure of exactly this desired
+    state: an upgrade refused before helm wrote a revision (the object check's dry run) leaves the release as it
+    was."""
+    desired, observed = step.desired, step.observed
+    assert desired is not None and observed is not None
+    failed_here = observed.status is ReleaseStatus.FAILED and observed.fleet_digest == desired.fleet_digest
+    return failed_here or desired.status.get("failedDigest") == desired.digest
 
 
 def _unready_for(step: Step, now: float) -> float | None:

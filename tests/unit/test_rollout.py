@@ -66,6 +66,16 @@ def test_a_canary_selector_picks_the_canary() -> None:
     assert upgraded(world.sync()) == ["cache-0", "cache-1", "cache-2", "cache-4", "cache-5"]
 
 
+def test_a_canary_refused_before_helm_writes_a_revision_halts_the_rollout_too() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3)))
+    world.helm.fail_render("cache-0", "Error: template: memcached/templates/service.yaml: port out of range")
+    assert upgraded(world.sync()) == []
+    assert world.releases()["cache-0"] == (1, "deployed"), "nothing was written: the release is as it was"
+    halted = world.sync()
+    assert states(halted)["cache-0"] is State.BACKOFF
+    assert {states(halted)[name] for name in NAMES[1:]} == {State.ROLLOUT_HALTED}
+
+
 def test_past_the_failure_budget_the_rollout_halts_and_resumes_when_asked() -> None:
     world = fleet(Rollout(canary=Portion(count=2), wave=Portion(count=3), failure_budget=Portion(count=0)))
     world.helm.fail_apply("cache-1", "Error: UPGRADE FAILED: the new chart is broken")
