@@ -84,9 +84,8 @@ class Phase:
 def _helmcr(plane: ControlPlane, helm: Helm, api: client.ApiClient, scratch: Path, args: Any, extra: Any) -> Phase:
     custom = client.CustomObjectsApi(api)
     config = scratch / "helmcr.yaml"
-    config.write_text(
-        yaml.safe_dump([{"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART), **extra}])
-    )
+    entry = {"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART), **extra}
+    config.write_text(yaml.safe_dump({"watches": [entry]}))  # helmcr's defaults, not a watches.yaml's
     body = lambda name: {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "metadata": {"name": name}, "spec": SPEC}  # noqa: E731
     with ThreadPoolExecutor(8) as pool:
         list(

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -57,6 +58,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="no-op runs to time")
     parser.add_argument("--helm", type=int, default=4, choices=(3, 4))
     parser.add_argument("--drift", default="", help="comma-separated drift modes to time the no-op with too")
+    parser.add_argument("--shards", type=int, default=0, help="time the no-op again as this many --shard runs")
+    parser.add_argument("--profile", default="", help="write a cProfile of one more no-op run to this file")
+    parser.add_argument("--compare", default="", help="a checkout of another helmcr commit: time its no-op too")
     args = parser.parse_args()
     drift_modes = [mode for mode in args.drift.split(",") if mode]
     print(
@@ -68,12 +72,31 @@ def main() -> None:
         seconds = bench.populate(args.crs, live_objects=bool(drift_modes))
         print(f"setup: {args.crs} CRs and {args.crs} release records created in {seconds:.1f} s")
         bench.no_op(args.repeat, args.crs)
+        if args.profile:
+            bench.profile = args.profile
+            bench.no_op(1, args.crs, f"profiled into {args.profile}")
+            bench.profile = ""
+        if args.compare:
+            bench.source = Path(args.compare)
+            bench.no_op(args.repeat, args.crs, f"helmcr of {args.compare}")
+            bench.source = REPO
+        if args.shards:
+            bench.sharded(args.repeat, args.crs, args.shards)
         for mode in drift_modes:
             bench.configure(drift={"mode": mode}, health=True)
             bench.no_op(args.repeat, args.crs, f"drift {mode}, health on")
         bench.configure()
         for k in (int(x) for x in args.changed.split(",") if x):
             bench.changed(k)
+
+
+@dataclass(frozen=True)
+class Run:
+    report: dict[str, Any]
+    wall: float
+    rss_kb: int
+    cpu: float  # helmcr's user + system seconds (with the helm processes it waited for)
+    server_cpu: float  # the API server's during the run
 
 
 class Bench:
@@ -95,10 +118,12 @@ class Bench:
         self.configure()
         self.watch = Watch(group=GROUP, version=VERSION, kind=KIND, chart=str(CHART))
         self.generation = 0
+        self.source = REPO  # whose reconcile package runs
+        self.profile = ""  # a file: the run is profiled into it
 
     def configure(self, **watch: Any) -> None:
         entry = {"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART), **watch}
-        self.config.write_text(yaml.safe_dump([entry]))
+        self.config.write_text(yaml.safe_dump({"watches": [entry]}))  # helmcr defaults, not a watches.yaml's
 
     def populate(self, count: int, live_objects: bool) -> float:
         started = time.monotonic()
@@ -130,20 +155,27 @@ class Bench:
             if applied.returncode != 0:
                 raise SystemExit(f"kubectl apply failed: {applied.stderr[-2000:]}")
 
-    def no_op(self, repeat: int, count: int, what: str = "drift and health off") -> None:
-        runs = [self._sync() for _ in range(repeat)]
-        report = runs[-1][0]
-        walls = [wall for _, wall, _ in runs]
-        rss = max(peak for _, _, peak in runs)
+    def no_op(self, repeat: int, count: int, what: str = "drift and health off", *extra: str) -> None:
+        runs = [self._sync(*extra) for _ in range(repeat)]
+        report = runs[-1].report
+        walls = [run.wall for run in runs]
         skipped = report["summary"]["inSync"]
-        assert skipped == count, f"expected {count} in sync, got {report['summary']}"
+        if not extra:
+            assert skipped == count, f"expected {count} in sync, got {report['summary']}"
         print(
             f"no-op over {count} CRs, {what}: wall from process start median {statistics.median(walls):.2f} s "
             f"(min {min(walls):.2f}, max {max(walls):.2f}, {repeat} runs); API requests "
             f"{report['stats']['apiRequests']}; helm processes {self._helm_processes_last}; "
-            f"peak RSS {rss / 1024:.0f} MB"
-            f"; in-process pass {report['stats']['seconds']:.2f} s"
+            f"peak RSS {max(run.rss_kb for run in runs) / 1024:.0f} MB; in-process pass "
+            f"{report['stats']['seconds']:.2f} s; helmcr CPU {statistics.median(run.cpu for run in runs):.2f} s; "
+            f"API server CPU {statistics.median(run.server_cpu for run in runs):.2f} s"
         )
+
+    def sharded(self, repeat: int, count: int, shards: int) -> None:
+        """The same no-op split over ``shards`` runs, one after the other (as an Indexed Job's pods would run them
+        side by side on as many cores)."""
+        for index in range(shards):
+            self.no_op(repeat, count, f"shard {index}/{shards}", "--shard", f"{index}/{shards}")
 
     def changed(self, k: int) -> None:
         self.generation += 1
@@ -157,7 +189,8 @@ class Bench:
                     names,
                 )
             )
-        report, wall, rss = self._sync()
+        run = self._sync()
+        report, wall, rss = run.report, run.wall, run.rss_kb
         upgraded = report["summary"]["upgraded"]
         assert upgraded == k, f"expected {k} upgrades, got {report['summary']} {report['errors']}"
         print(
@@ -165,13 +198,16 @@ class Bench:
             f"helm processes {self._helm_processes_last}, peak RSS {rss / 1024:.0f} MB"
         )
 
-    def _sync(self) -> tuple[dict[str, Any], float, int]:
+    def _sync(self, *extra: str) -> Run:
         before = self._helm_lines()
         command = [
             "/usr/bin/time",
             "-f",
-            "%M",
-            str(Path(sys.executable).parent / "helmcr"),
+            "%M %U %S",
+            sys.executable,
+            *(["-m", "cProfile", "-o", self.profile] if self.profile else []),
+            "-m",
+            "reconcile.cli",
             "sync",
             "--once",
             "-c",
@@ -186,14 +222,24 @@ class Bench:
             NAMESPACE,
             "-o",
             "json",
+            *extra,
         ]
+        server_before = self._server_cpu()
         started = time.monotonic()
-        process = subprocess.run(command, capture_output=True, text=True, env=self.helm.env, check=False)
+        env = {**self.helm.env, "PYTHONPATH": str(self.source)}
+        process = subprocess.run(command, capture_output=True, text=True, env=env, cwd=self.source, check=False)
         wall = time.monotonic() - started
+        server_cpu = self._server_cpu() - server_before
         if process.returncode != 0:
             raise SystemExit(f"helmcr failed ({process.returncode}): {process.stderr[-2000:]}")
         self._helm_processes_last = self._helm_lines() - before
-        return json.loads(process.stdout), wall, int(process.stderr.strip().splitlines()[-1])
+        rss, user, system = process.stderr.strip().splitlines()[-1].split()
+        return Run(json.loads(process.stdout), wall, int(rss), float(user) + float(system), server_cpu)
+
+    def _server_cpu(self) -> float:
+        """kube-apiserver's user + system CPU seconds so far, from /proc."""
+        fields = Path(f"/proc/{self.plane.pids['kube-apiserver']}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _helm_lines(self) -> int:
         return len(self.calls.read_text().splitlines()) if self.calls.exists() else 0

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +33,16 @@ RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 def desired_from_resource(
     resource: Mapping[str, Any], watch: Watch, chart: ChartRef, digest_key: bytes = b""
 ) -> Desired:
+    return desired_maker(watch, chart, digest_key)(resource)
+
+
+def desired_maker(watch: Watch, chart: ChartRef, digest_key: bytes = b"") -> Callable[[Mapping[str, Any]], Desired]:
+    """For every CR of one kind: what they all share (the fleet digest) is hashed once, not once per CR."""
+    fleet = _hash(_fleet_canonical(chart, watch), digest_key)
+    return lambda resource: _desired(resource, watch, chart, digest_key, fleet)
+
+
+def _desired(resource: Mapping[str, Any], watch: Watch, chart: ChartRef, digest_key: bytes, fleet: str) -> Desired:
     metadata = resource.get("metadata") or {}
     owner = ResourceRef(
         group=watch.group,
@@ -65,7 +75,6 @@ def desired_from_resource(
     values = merge_values(resource.get("spec") or {}, watch.override_values)
     canonical = _canonical(chart, values, key, watch.helm, base.keep)
     unkeyed = _hash(canonical, b"") if digest_key else ""
-    fleet = _hash(_fleet_canonical(chart, watch), digest_key)
     return replace(base, values=values, digest=_hash(canonical, digest_key), unkeyed_digest=unkeyed, fleet_digest=fleet)
 
 
@@ -75,8 +84,11 @@ def secrets_of(desired: Desired) -> list[str]:
 
 
 def merge_values(spec: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Overrides win over the spec at every depth, as operator-sdk's overrideValues do; lists are replaced whole."""
-    merged = copy.deepcopy(dict(spec))
+    """Overrides win over the spec at every depth, as operator-sdk's overrideValues do; lists are replaced whole.
+
+    Neither input is changed: what an override replaces is copied along its path only, so a CR's spec (thousands
+    of them per run) is not deep-copied whole."""
+    merged = dict(spec)
     for name, value in overrides.items():
         if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
             merged[name] = merge_values(merged[name], value)

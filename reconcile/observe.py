@@ -10,7 +10,7 @@ target branch's) stand for what is deployed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,18 +69,20 @@ class ClusterSource:
         self.live_objects = LiveObjects(kube, kinds, page_size)
 
     def observe(self, watch: Watch, to_desired: ToDesired) -> Inventory:
-        cluster = self._list_resources(watch)
+        resources: Iterable[dict[str, Any]] = self._list_resources(watch)
         if self.files:
             files = load_resources(self.files, watch, self.scope.default_namespace())
-            resources = _with_cluster_identity(files, cluster)
-        else:
-            resources = cluster
+            resources = _with_cluster_identity(files, list(resources))
         cr_scopes = _scopes(watch, self.scope)
-        selected = [r for r in resources if _selected(r, watch.selector, self.scope)]
-        desired = [_in_scope(to_desired(r), cr_scopes) for r in selected]
+        found = _Found()
+        desired = [
+            _in_scope(to_desired(r), cr_scopes)
+            for r in map(found.count, resources)
+            if _selected(r, watch.selector, self.scope)
+        ]
         owned: list[Observed] = []
         release_scopes: list[str | None] = [watch.target_namespace] if watch.target_namespace else cr_scopes
-        if not watch.target_namespace and resources and not any(_identity(r)[0] for r in resources):
+        if not watch.target_namespace and found.total and not found.namespaced:
             # A cluster-scoped kind without targetNamespace: its releases have nowhere to be, each CR is blocked
             # saying so; listing Secrets cluster-wide, which its own RBAC rightly forbids, would only hide that.
             release_scopes = []
@@ -97,7 +99,7 @@ class ClusterSource:
             desired=tuple(desired),
             owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
             others=tuple(self._others(sorted(set(unmatched) | taken))),
-            present_uids=frozenset(uid for r in resources if (uid := str((r.get("metadata") or {}).get("uid") or ""))),
+            present_uids=frozenset(found.uids),
             complete=True,
             adopt=watch.adopt,
             now=time.time(),
@@ -127,20 +129,19 @@ class ClusterSource:
 
         return read
 
-    def _list_resources(self, watch: Watch) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
+    def _list_resources(self, watch: Watch) -> Iterator[dict[str, Any]]:
+        """Page by page: each CR is made a Desired (or counted) and dropped before the next page is read."""
         for namespace in _scopes(watch, self.scope):
             try:
-                items += self.kube.list(resource_type(watch), namespace, self.page_size, kind=watch.kind)
+                yield from self.kube.stream(resource_type(watch), namespace, self.page_size, kind=watch.kind)
             except KubeNotFound:
                 raise KubeNotFound(
                     f"the API server does not serve {watch.resource_plural}.{watch.group}/{watch.version}: is the "
                     f"CRD installed, and are group, version and kind (or plural) right in the config?"
                 ) from None
-        return items
 
     def _releases(self, namespace: str | None, selector: str) -> list[Observed]:
-        records = self.kube.list(SECRETS, namespace, self.page_size, selector, metadata_only=True)
+        records = self.kube.stream(SECRETS, namespace, self.page_size, selector, metadata_only=True)
         return observed_releases(records)
 
     def _others(self, keys: list[ReleaseKey]) -> list[Observed]:
@@ -154,6 +155,23 @@ class ClusterSource:
             for start in range(0, len(names), NAMES_PER_QUERY):
                 found += self._releases(namespace, named_selector(names[start : start + NAMES_PER_QUERY]))
         return found
+
+
+class _Found:
+    """What observe keeps of every CR listed, selected or not, as it streams past."""
+
+    def __init__(self) -> None:
+        self.uids: set[str] = set()
+        self.total = 0
+        self.namespaced = False
+
+    def count(self, resource: dict[str, Any]) -> dict[str, Any]:
+        self.total += 1
+        metadata = resource.get("metadata") or {}
+        if uid := str(metadata.get("uid") or ""):
+            self.uids.add(uid)
+        self.namespaced = self.namespaced or bool(metadata.get("namespace"))
+        return resource
 
 
 class OfflineSource:

@@ -18,7 +18,7 @@ from reconcile.apply import Executor, Gate, apply_plan
 from reconcile.assess import Inventory
 from reconcile.charts import resolve_chart
 from reconcile.compat import annotation_warnings
-from reconcile.desired import desired_from_resource, keyed
+from reconcile.desired import desired_maker, keyed
 from reconcile.errors import ChartError, DigestKeyMissing, KubeError
 from reconcile.lease import DEFAULT_NAMESPACE, LeaseSettings, RunLease, lease_name
 from reconcile.model import KindError, Outcome, RunSummary, Step, unchanged_outcome
@@ -107,7 +107,7 @@ def plan_all(config: Config, source: Source, options: RunOptions, now: float) ->
 
 def _observe(config: Config, watch: Watch, source: Source) -> Inventory:
     chart = resolve_chart(watch, config.path.parent)
-    inventory = source.observe(watch, lambda resource: desired_from_resource(resource, watch, chart, config.digest_key))
+    inventory = source.observe(watch, desired_maker(watch, chart, config.digest_key))
     if not config.digest_key and (found := next((o for o in inventory.owned if keyed(o.digest)), None)):
         raise DigestKeyMissing(
             f"release {found.key} was deployed with digest key {found.digest.partition('.')[0]} and this run has "

@@ -96,17 +96,20 @@ class Kube:
 
         ``kind``: the kind the items must be; a path that serves another kind (a ``plural`` naming another CRD)
         raises instead of passing its items, or its emptiness, for this kind's."""
-        return list(self._pages(resource, namespace, page_size, label_selector, metadata_only, kind))
+        return list(self.stream(resource, namespace, page_size, label_selector, metadata_only, kind))
 
-    def _pages(
+    def stream(
         self,
         resource: ResourceType,
         namespace: str | None,
         page_size: int,
-        label_selector: str,
-        metadata_only: bool,
-        kind: str,
+        label_selector: str = "",
+        metadata_only: bool = False,
+        kind: str = "",
     ) -> Iterator[dict[str, Any]]:
+        """The items of a LIST one page at a time, so a caller that keeps only what it needs of each item never holds
+        the whole list (10,000 CRs with their managedFields); a failure raises mid-way, so a caller must not act on
+        what it has read before it is done."""
         token = ""
         while True:
             query = {"limit": str(page_size)}
