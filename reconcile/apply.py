@@ -108,17 +108,19 @@ def _with_local_chart(step: Step, charts: RemoteCharts) -> Step:
 
 def _upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     """``helm upgrade --install``, for an install as for an upgrade: a release created meanwhile is not lost."""
-    if not executor.objects.unbounded:
-        _check(step, executor, _rendered(step, executor, secrets))
+    _check(step, executor, lambda: _rendered(step, executor, secrets))
     return _helm_upgrade(step, executor, secrets)
 
 
-def _check(step: Step, executor: Executor, manifest: str) -> None:
+def _check(step: Step, executor: Executor, manifest: Callable[[], str]) -> None:
+    """The kind's object rules on what the operation would apply; rendered only when there is something to check."""
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
+    if executor.objects.unbounded:
+        return
     account = executor.options.service_account
     problems = refusals(
-        manifest, step.key.namespace, executor.objects, executor.namespaced, account, desired.chart.crd_kinds
+        manifest(), step.key.namespace, executor.objects, executor.namespaced, account, desired.chart.crd_kinds
     )
     if problems:
         raise ObjectsRefused(refusal_message(problems))
@@ -131,8 +133,7 @@ def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     desired, observed = step.desired, step.observed
     assert desired is not None and observed is not None, "an adoptable step carries both sides"
     rendered = _rendered(step, executor, secrets)
-    if not executor.objects.unbounded:
-        _check(step, executor, rendered)
+    _check(step, executor, lambda: rendered)
     deployed, resource_version = read_record(executor.kube, step.key, observed.revision)
     if observed.status is not ReleaseStatus.DEPLOYED or not _renders_as_deployed(step, executor, rendered, deployed):
         return _helm_upgrade(step, executor, secrets)
@@ -140,7 +141,7 @@ def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     label_record(executor.kube, step.key, observed.revision, labels, resource_version)
     message = (
         f"adopted release {step.key} at revision {observed.revision}: its chart and values are the CR's, so no new "
-        "revision" + _owned(step, executor, observed.revision)
+        "revision" + _owned(step, executor, observed.revision, deployed)
     )
     return Outcome(step, Result.SUCCEEDED, message=message, revision=observed.revision)
 
@@ -189,16 +190,17 @@ def _helm_upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Out
     return Outcome(step, Result.SUCCEEDED, message=message, revision=revision)
 
 
-def _owned(step: Step, executor: Executor, revision: int) -> str:
-    """Owner references to the CR on what helm just applied; what could not get one is told, never fatal (the
-    release is deployed, and the next run uninstalls it after its CR is gone either way)."""
+def _owned(step: Step, executor: Executor, revision: int, release: Mapping[str, Any] | None = None) -> str:
+    """Owner references to the CR on what helm just applied (``release``: its record, when already read); what
+    could not get one is told, never fatal (the release is deployed, and the next run uninstalls it after its CR
+    is gone either way)."""
     desired = step.desired
     if executor.owners is None or desired is None or not desired.owner.uid:
         return ""
     account = executor.options.service_account
     as_user = f"system:serviceaccount:{step.key.namespace}:{account}" if account else ""
     try:
-        release = read_release(executor.kube, step.key, revision)
+        release = release if release is not None else read_release(executor.kube, step.key, revision)
         problems = claim(
             executor.kube, executor.owners, desired.owner, executor.owner_api_version, release, as_user, desired.keep
         )

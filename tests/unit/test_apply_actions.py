@@ -148,3 +148,19 @@ def test_adoption_takes_true_for_true_and_a_hook_that_never_ran_for_a_change() -
     assert _renders_as_deployed(step, executor, rendered, deployed)
     assert not _renders_as_deployed(step, executor, rendered, {**deployed, "config": {"on": 1}})
     assert not _renders_as_deployed(step, executor, rendered.replace("on: true", "on: 1"), deployed)
+
+
+def test_adopting_with_owner_references_reads_the_release_record_once() -> None:
+    world = World()
+    world.watch = Watch(**{**world.watch.__dict__, "adopt": True, "owner_references": True})
+    world.helm.run(
+        ["upgrade", "--install", "same", str(world.watch.chart), "--namespace", NAMESPACE, "--values", "-"],
+        stdin=b'{"replicaCount": 1}',
+    )
+    world.cr("same", {"replicaCount": 1})
+    before = len(world.server.requests)
+    summary = world.sync()
+    assert only(summary)[::2] == (Action.ADOPT, Result.SUCCEEDED)
+    record = "/secrets/sh.helm.release.v1.same.v1"
+    reads = [r for r in world.server.requests[before:] if r.method == "GET" and r.path.endswith(record)]
+    assert len(reads) == 1, "the record adoption read is the one its owner references are made from"
