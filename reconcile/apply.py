@@ -69,14 +69,24 @@ def apply_plan(
         on_outcome(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="helmcr-apply") as pool:
-        futures = [pool.submit(settle, step) for step in plan.steps]
+    def settle_all(steps: Sequence[tuple[int, Step]]) -> list[tuple[int, Outcome]]:
+        return [(index, settle(step)) for index, step in steps]
+
+    workers = max(1, concurrency)
+    changing = [(index, step) for index, step in enumerate(plan.steps) if step.action.changes_release]
+    unchanged = [(index, step) for index, step in enumerate(plan.steps) if not step.action.changes_release]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="helmcr-apply") as pool:
+        # one task per change, so each helm starts as soon as a worker is free; the steps that change nothing (only
+        # their status may) in one task per worker: 10,000 in-sync steps as 10,000 tasks cost a second of locking
+        futures = [pool.submit(settle_all, [step]) for step in changing]
+        futures += [pool.submit(settle_all, unchanged[start::workers]) for start in range(min(workers, len(unchanged)))]
         pending = set(futures)
         while pending:
             # Timed waits, not one blocking wait: the kernel may hand SIGTERM to a worker thread, and Python runs
             # the handler only when the main thread wakes; blocked until a step ends, it would let the next start.
             _, pending = wait(pending, timeout=SIGNAL_LATENCY_SECONDS)
-        return [future.result() for future in futures]
+    outcomes = dict(outcome for future in futures for outcome in future.result())
+    return [outcomes[index] for index in range(len(plan.steps))]
 
 
 def _carry_out(step: Step, executor: Executor) -> Outcome:

@@ -19,6 +19,7 @@ class Rule:
     action: Action
     when: str
     by: str = "assess"  # or the policy that gives this state
+    quiet: bool = False  # nothing for a person to read: counted in the summary line, not a row of the table
 
 
 RULES: tuple[Rule, ...] = (
@@ -79,18 +80,20 @@ RULES: tuple[Rule, ...] = (
         "in sync, but fields of its objects no longer hold what the release applied (or an object is gone), with "
         "`drift.mode: correct`: upgraded to the same chart and values",
     ),
-    Rule(State.IN_SYNC, Action.SKIP, "the latest revision is `deployed` and the digests are equal"),
+    Rule(State.IN_SYNC, Action.SKIP, "the latest revision is `deployed` and the digests are equal", quiet=True),
     Rule(State.OUT_OF_SYNC, Action.UPGRADE, "the latest revision is `deployed` and the digests differ"),
     Rule(
         State.DESELECTED,
         Action.SKIP,
         "an owned release whose CR exists but is outside the run's selection (its namespaces, selector or shard)",
+        quiet=True,
     ),
     Rule(
         State.OTHER_SHARD,
         Action.SKIP,
         "with `--shard i/n`: an owned release whose CR is gone and whose owner UID hashes to another shard (that "
         "shard uninstalls it)",
+        quiet=True,
     ),
     Rule(State.UNKNOWN_OWNER, Action.SKIP, "an owned release without a CR, but the CR list was incomplete"),
     Rule(State.KEPT, Action.SKIP, "an owned release whose CR is gone, labelled `helmcr.io/keep=true`"),
@@ -149,6 +152,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 ACTIONS: dict[State, Action] = {rule.state: rule.action for rule in RULES}
+QUIET: frozenset[State] = frozenset(rule.state for rule in RULES if rule.quiet)
 
 
 def decide(assessment: Assessment) -> Step:

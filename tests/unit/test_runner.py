@@ -440,3 +440,30 @@ def test_preview_exit_code(summary: RunSummary, problems: tuple[str, ...], detai
     pending = any(o.result is Result.NOT_STARTED for o in summary.outcomes)
     result = Preview(diffs=(object(),) if pending else (), problems=problems)  # type: ignore[arg-type]
     assert preview_exit_code(summary, result, detailed) == expected
+
+
+def test_the_table_shows_what_changed_and_counts_what_is_in_sync(
+    world: World, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("quiet-a", "quiet-b", "edited"):
+        world.cr(name)
+    run_sync(world, Invocation(config))
+    world.edit("edited", {"replicaCount": 2})
+    capsys.readouterr()
+    assert run_sync(world, Invocation(config)) == ExitCode.CONVERGED
+    text = capsys.readouterr().out
+    assert "edited" in text and "upgrade" in text
+    assert "quiet-a" not in text and "quiet-b" not in text, "a release in sync is a count, not a row"
+    assert "0 installed, 1 upgraded, 0 uninstalled, 2 in sync" in text
+
+
+def test_the_json_report_holds_one_outcome_per_line(
+    world: World, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a", "b"):
+        world.cr(name)
+    run_sync(world, Invocation(config, output=Output.json))
+    text = capsys.readouterr().out
+    document = json.loads(text)
+    assert [o["name"] for o in document["outcomes"]] == ["a", "b"]
+    assert sum(1 for line in text.splitlines() if line.lstrip().startswith('{"kind": "Memcached"')) == 2
