@@ -12,6 +12,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,25 +110,32 @@ class Kube:
     ) -> Iterator[dict[str, Any]]:
         """The items of a LIST one page at a time, so a caller that keeps only what it needs of each item never holds
         the whole list (10,000 CRs with their managedFields); a failure raises mid-way, so a caller must not act on
-        what it has read before it is done."""
-        token = ""
-        while True:
+        what it has read before it is done. The next page is asked for as soon as this one's continue token is
+        known, so the API server works on it while the caller works on this one."""
+        accept = METADATA_LIST if metadata_only else "application/json"
+        path = resource.path(namespace)
+
+        def page(token: str) -> dict[str, Any]:
             query = {"limit": str(page_size)}
             if label_selector:
                 query["labelSelector"] = label_selector
             if token:
                 query["continue"] = token
-            accept = METADATA_LIST if metadata_only else "application/json"
-            page = self.request("GET", resource.path(namespace), query=query, accept=accept)
-            if kind and page.get("kind") != f"{kind}List":
+            found = self.request("GET", path, query=query, accept=accept)
+            if kind and found.get("kind") != f"{kind}List":
                 raise KubeError(
-                    f"GET {resource.path(namespace)} lists {page.get('kind') or 'something'}, not {kind}List: "
+                    f"GET {path} lists {found.get('kind') or 'something'}, not {kind}List: "
                     f"{resource.plural}.{resource.group} is another kind's resource (check plural in the config)"
                 )
-            yield from page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue") or ""
-            if not token:
-                return
+            return found
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="helmcr-list") as fetcher:
+            upcoming: Future[dict[str, Any]] | None = fetcher.submit(page, "")
+            while upcoming is not None:
+                current = upcoming.result()
+                token = (current.get("metadata") or {}).get("continue") or ""
+                upcoming = fetcher.submit(page, token) if token else None
+                yield from current.get("items") or []
 
     def patch(
         self, resource: ResourceType, namespace: str | None, name: str, body: Mapping[str, Any], subresource: str = ""
