@@ -46,6 +46,22 @@ def test_operator_sdk_watches_file_is_accepted_as_is(tmp_path: Path) -> None:
     assert watch.operator_sdk, "a watches.yaml keeps operator-sdk's status beside helmcr's"
 
 
+def test_rollouts_churn_limits_and_the_namespace_budget_are_read(tmp_path: Path) -> None:
+    text = (
+        "namespaceBudget: 10\nwatches:\n- {group: a.io, version: v1, kind: Foo, chart: c, maxUpgradesPerDay: 3, "
+        "maxRepeatsPerDay: 0, rollout: {canary: 1, canarySelector: {matchLabels: {ring: canary}}, wave: 25%, "
+        "failureBudget: 2, healthTimeout: 5m, resume: 3f9a2c1d0b7e}}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    (watch,) = config.watches
+    rollout = watch.rollout
+    assert (rollout.canary.count, rollout.wave.percent, rollout.failure_budget.count) == (1, 25.0, 2)
+    assert rollout.canary_selector is not None and rollout.canary_selector.matches({"ring": "canary"})
+    assert (rollout.health_timeout_seconds, rollout.resume, rollout.active) == (300.0, "3f9a2c1d0b7e", True)
+    assert (watch.policy.max_upgrades_per_day, watch.policy.max_repeats_per_day) == (3, 0)
+    assert config.namespace_budget == 10
+
+
 def test_drift_health_and_conflicts_are_read_per_kind(tmp_path: Path) -> None:
     text = (
         "- {group: a.io, version: v1, kind: Foo, chart: c, health: true, conflicts: fail, drift: {mode: correct, "
@@ -145,6 +161,22 @@ watches:
         (
             "- {group: a.io, version: v1, kind: Foo, chart: c, allowedKinds: ConfigMap}",
             "watches[0].allowedKinds: expected a list of kinds",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {canary: 1}}",
+            "watches[0].rollout.wave: a rollout needs a wave size",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 10, resume: abc}}",
+            "watches[0].rollout.resume: give at least 8 characters",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 120%}}",
+            "watches[0].rollout.wave: expected a count such as 20 or a percentage",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 1, waves: 2}}",
+            "watches[0].rollout",
         ),
         (
             "- {group: a.io, version: v1, kind: Foo, chart: c, allowedKinds: [configmaps]}",
