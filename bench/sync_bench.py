@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--helm", type=int, default=4, choices=(3, 4))
     parser.add_argument("--drift", default="", help="comma-separated drift modes to time the no-op with too")
     parser.add_argument("--shards", type=int, default=0, help="time the no-op again as this many --shard runs")
+    parser.add_argument("--page-size", type=int, default=1000, help="the config's pageSize")
     parser.add_argument("--profile", default="", help="write a cProfile of one more no-op run to this file")
     parser.add_argument("--compare", default="", help="a checkout of another helmcr commit: time its no-op too")
     args = parser.parse_args()
@@ -68,7 +69,7 @@ def main() -> None:
         f"{platform.platform()}"
     )
     with ControlPlane() as plane, tempfile.TemporaryDirectory(prefix="helmcr-bench-") as scratch:
-        bench = Bench(plane, Path(scratch), args.helm, args.concurrency)
+        bench = Bench(plane, Path(scratch), args.helm, args.concurrency, args.page_size)
         seconds = bench.populate(args.crs, live_objects=bool(drift_modes))
         print(f"setup: {args.crs} CRs and {args.crs} release records created in {seconds:.1f} s")
         bench.no_op(args.repeat, args.crs)
@@ -100,8 +101,9 @@ class Run:
 
 
 class Bench:
-    def __init__(self, plane: ControlPlane, scratch: Path, helm_major: int, concurrency: int) -> None:
+    def __init__(self, plane: ControlPlane, scratch: Path, helm_major: int, concurrency: int, page_size: int) -> None:
         self.plane = plane
+        self.page_size = page_size
         self.scratch = scratch
         self.api = plane.admin_client()
         self.core = client.CoreV1Api(self.api)
@@ -123,7 +125,9 @@ class Bench:
 
     def configure(self, **watch: Any) -> None:
         entry = {"group": GROUP, "version": VERSION, "kind": KIND, "chart": str(CHART), **watch}
-        self.config.write_text(yaml.safe_dump({"watches": [entry]}))  # helmcr defaults, not a watches.yaml's
+        self.config.write_text(
+            yaml.safe_dump({"watches": [entry], "pageSize": self.page_size})
+        )  # helmcr defaults, not a watches.yaml's
 
     def populate(self, count: int, live_objects: bool) -> float:
         started = time.monotonic()
