@@ -13,7 +13,7 @@ from dataclasses import replace
 from reconcile.clock import parse_time
 from reconcile.decide import restate
 from reconcile.labels import label_value
-from reconcile.model import Action, Plan, ReleaseKey, State, Step
+from reconcile.model import Action, Desired, Plan, ReleaseKey, State, Step
 from reconcile.plan import KindPlan, Policy, per_step
 from reconcile.rollout import rollouts
 from reconcile.settings import FailurePolicy, Portion, RunOptions
@@ -75,7 +75,7 @@ def backoff(now: float) -> Policy:
         status = desired.status
         if status.get("failedDigest") != desired.digest:
             return step
-        if desired.retry_request and desired.retry_request != status.get("retryHandled"):
+        if _retry_asked(desired):
             return step
         if parse_time(str(status.get("nextAttemptTime") or "")) <= now:
             return step
@@ -108,7 +108,7 @@ def _churn(step: Step, policy: FailurePolicy, now: float) -> Step:
     desired = step.desired
     if desired is None or step.action.ends_in is not Action.UPGRADE or step.observed is None:
         return step
-    if desired.retry_request and desired.retry_request != desired.status.get("retryHandled"):
+    if _retry_asked(desired):
         return step
     recent = recent_upgrades(desired.status, now)
     repeats = sum(1 for entry in recent if entry.get("digest") == desired.digest)
@@ -187,3 +187,8 @@ def approval(approve: Callable[[Step], str]) -> Policy:
 
 def _blocked_uninstall(step: Step, reason: str) -> Step:
     return restate(step, State.OVER_BUDGET, reason) if step.action.ends_in is Action.UNINSTALL else step
+
+
+def _retry_asked(desired: Desired) -> bool:
+    """A helmcr.io/retry value no run has acted on yet: one more attempt, whatever backoff or churn guard says."""
+    return bool(desired.retry_request) and desired.retry_request != desired.status.get("retryHandled")
