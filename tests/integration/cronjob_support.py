@@ -103,13 +103,16 @@ class Deployment:
     def wait_job(self, name: str, timeout: float = JOB_TIMEOUT) -> JobRun:
         batch = client.BatchV1Api(self.api)
 
-        def finished() -> bool:
+        def outcome() -> str | None:
+            """The Job's terminal condition. Not its pod counts: an Indexed Job has one success per completed
+            index, so ``status.succeeded`` turns 1 while the other shards are still running."""
             status = batch.read_namespaced_job(name, self.namespace).status
-            return bool(status and (status.succeeded or status.failed))
+            conditions = (status.conditions if status else None) or []
+            ended = [c.type for c in conditions if c.type in ("Complete", "Failed") and c.status == "True"]
+            return ended[0] if ended else None
 
-        wait_for(finished, f"job {self.namespace}/{name} to finish", timeout)
-        status = batch.read_namespaced_job(name, self.namespace).status
-        return JobRun(name, bool(status and status.succeeded), self.job_log(name), self.job_pod(name))
+        wait_for(lambda: outcome() is not None, f"job {self.namespace}/{name} to finish", timeout)
+        return JobRun(name, outcome() == "Complete", self.job_log(name), self.job_pod(name))
 
     def job_pod(self, job: str) -> client.V1Pod | None:
         pods = client.CoreV1Api(self.api).list_namespaced_pod(self.namespace, label_selector=f"job-name={job}")
