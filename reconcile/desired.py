@@ -8,12 +8,12 @@ and tell its owner why while every other CR goes ahead.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from reconcile.diff.values import secret_values
@@ -56,26 +56,35 @@ def _desired(resource: Mapping[str, Any], watch: Watch, chart: ChartRef, digest_
     key = ReleaseKey(release_namespace, release_name)
     status = resource.get("status")
     annotations = metadata.get("annotations") or {}
-    base = Desired(
+    keep = str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true"
+    spec = resource.get("spec")
+    problem = _problem(spec, key, watch, chart)
+    values, digest, unkeyed = ({}, "", "") if problem else _digested(spec or {}, key, watch, chart, digest_key, keep)
+    return Desired(
         owner=owner,
         key=key,
         chart=chart,
-        values={},
-        digest="",
+        values=values,
+        digest=digest,
         generation=int(metadata.get("generation") or 0),
         status=status if isinstance(status, dict) else {},
-        keep=str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true",
+        invalid=problem,
+        keep=keep,
         retry_request=str(annotations.get(ANNOTATION_RETRY, "")),
+        unkeyed_digest=unkeyed,
         operator_sdk_annotations=tuple(sorted(a for a in annotations if str(a).startswith(OPERATOR_SDK_PREFIX))),
+        fleet_digest="" if problem else fleet,
         labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
     )
-    problem = _problem(resource.get("spec"), key, watch, chart)
-    if problem:
-        return replace(base, invalid=problem)
-    values = merge_values(resource.get("spec") or {}, watch.override_values)
-    canonical = _canonical(chart, values, key, watch.helm, base.keep)
-    unkeyed = _hash(canonical, b"") if digest_key else ""
-    return replace(base, values=values, digest=_hash(canonical, digest_key), unkeyed_digest=unkeyed, fleet_digest=fleet)
+
+
+def _digested(
+    spec: Mapping[str, Any], key: ReleaseKey, watch: Watch, chart: ChartRef, digest_key: bytes, keep: bool
+) -> tuple[dict[str, Any], str, str]:
+    """The effective values, their digest and, when a key makes that an HMAC, the digest as it was before keying."""
+    values = merge_values(spec, watch.override_values)
+    canonical = _canonical(chart, values, key, watch.helm, keep)
+    return values, _hash(canonical, digest_key), _hash(canonical, b"") if digest_key else ""
 
 
 def secrets_of(desired: Desired) -> list[str]:
@@ -136,10 +145,11 @@ def _hash(canonical: bytes, secret: bytes) -> str:
     every release's labels and every saved plan, and unkeyed, anyone holding one could confirm a guessed password
     (or an override the CR's author never sees) offline."""
     if secret:
-        return f"{key_id(secret)}{KEYED_MARK}{hmac.new(secret, canonical, hashlib.sha256).hexdigest()[:DIGEST_LENGTH]}"
+        return f"{key_id(secret)}{KEYED_MARK}{hmac.digest(secret, canonical, 'sha256').hex()[:DIGEST_LENGTH]}"
     return hashlib.sha256(canonical).hexdigest()[:DIGEST_LENGTH]
 
 
+@functools.cache
 def key_id(secret: bytes) -> str:
     """Names the key, not its value: a keyed digest says which key made it, so a run without that key knows it
     cannot judge the release (rather than take every release for changed and upgrade them all)."""
