@@ -28,13 +28,16 @@ class Inventory:
 
     ``owned`` are the releases whose labels say helmcr created them for this kind; ``others`` are releases at a key
     some CR wants that helmcr did not create for this kind. ``present_uids`` holds every CR of the kind that
-    exists, selected or not, so a release is only called orphaned when its CR is really gone.
+    exists, selected or not, so a release is only called orphaned when its CR is really gone; ``claimed`` the
+    release each of them wants, so a release whose CR was deleted and created again (a new UID, maybe another
+    shard's) is taken over by that CR's run, never uninstalled by this one.
     """
 
     desired: tuple[Desired, ...]
     owned: tuple[Observed, ...]
     others: tuple[Observed, ...] = ()
     present_uids: frozenset[str] = field(default_factory=frozenset)
+    claimed: frozenset[ReleaseKey] = field(default_factory=frozenset)
     complete: bool = True
     adopt: bool = False
     now: float = 0.0  # epoch seconds; decides which pending releases are stuck
@@ -152,6 +155,12 @@ def _assess_orphan(owned: Observed, inv: Inventory) -> Assessment:
     if owned.owner_uid in inv.present_uids:
         return found(
             State.DESELECTED, f"its CR exists but is outside this run's selection; release {owned.key} is kept"
+        )
+    if owned.key in inv.claimed:
+        return found(
+            State.DESELECTED,
+            f"its CR is gone, but a CR outside this run's selection or shard (one created again under that name) "
+            f"wants release {owned.key}: kept for that CR's run to take over",
         )
     if inv.shard.split and not inv.shard.owns(identity := _owner_identity(owned)):
         return found(

@@ -51,9 +51,7 @@ def _desired(resource: Mapping[str, Any], watch: Watch, chart: ChartRef, digest_
         name=metadata.get("name", ""),
         uid=metadata.get("uid", ""),
     )
-    release_namespace = owner.namespace or watch.target_namespace
-    release_name = watch.release_name.format(name=owner.name, namespace=owner.namespace, kind=watch.kind.lower())
-    key = ReleaseKey(release_namespace, release_name)
+    key = release_key(owner.namespace, owner.name, watch)
     status = resource.get("status")
     annotations = metadata.get("annotations") or {}
     keep = str(annotations.get(ANNOTATION_KEEP, "")).lower() == "true"
@@ -85,6 +83,13 @@ def _digested(
     values = merge_values(spec, watch.override_values)
     canonical = _canonical(chart, values, key, watch.helm, keep)
     return values, _hash(canonical, digest_key), _hash(canonical, b"") if digest_key else ""
+
+
+def release_key(namespace: str, name: str, watch: Watch) -> ReleaseKey:
+    """The release the CR ``namespace``/``name`` of this kind wants (its releaseName template, its namespace or the
+    kind's targetNamespace)."""
+    release_name = watch.release_name.format(name=name, namespace=namespace, kind=watch.kind.lower())
+    return ReleaseKey(namespace or watch.target_namespace, release_name)
 
 
 def secrets_of(desired: Desired) -> list[str]:

@@ -20,7 +20,7 @@ from reconcile.adapters.kube import SECRETS, Kube, ResourceType
 from reconcile.adapters.liveobjects import LiveObjects
 from reconcile.assess import Inventory
 from reconcile.crfiles import load_resources
-from reconcile.desired import secrets_of
+from reconcile.desired import release_key, secrets_of
 from reconcile.errors import KubeNotFound
 from reconcile.labels import named_selector, owned_selector
 from reconcile.livereport import LiveReport
@@ -74,7 +74,7 @@ class ClusterSource:
             files = load_resources(self.files, watch, self.scope.default_namespace())
             resources = _with_cluster_identity(files, list(resources))
         cr_scopes = _scopes(watch, self.scope)
-        found = _Found()
+        found = _Found(watch)
         desired = [
             _in_scope(to_desired(r), cr_scopes)
             for r in map(found.count, resources)
@@ -100,6 +100,7 @@ class ClusterSource:
             owned=tuple(o for o in owned if _owner_in_scope(o, cr_scopes)),
             others=tuple(self._others(sorted(set(unmatched) | taken))),
             present_uids=frozenset(found.uids),
+            claimed=frozenset(found.keys),
             complete=True,
             adopt=watch.adopt,
             now=time.time(),
@@ -160,8 +161,10 @@ class ClusterSource:
 class _Found:
     """What observe keeps of every CR listed, selected or not, as it streams past."""
 
-    def __init__(self) -> None:
+    def __init__(self, watch: Watch) -> None:
+        self.watch = watch
         self.uids: set[str] = set()
+        self.keys: set[ReleaseKey] = set()
         self.total = 0
         self.namespaced = False
 
@@ -170,6 +173,7 @@ class _Found:
         metadata = resource.get("metadata") or {}
         if uid := str(metadata.get("uid") or ""):
             self.uids.add(uid)
+        self.keys.add(release_key(str(metadata.get("namespace") or ""), str(metadata.get("name") or ""), self.watch))
         self.namespaced = self.namespaced or bool(metadata.get("namespace"))
         return resource
 

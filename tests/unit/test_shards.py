@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconcile.adapters.kube import SECRETS
 from reconcile.errors import ConfigError
+from reconcile.labels import LABEL_OWNER_UID
 from reconcile.model import Action, State
 from reconcile.runner import parse_shard
 from reconcile.settings import RunOptions, Scope
 from reconcile.shards import Shard, shard_of
 from tests.unit.fakes import LEASES
-from tests.unit.world import World
+from tests.unit.world import CACHES, NAMESPACE, World
 
 
 def sharded(index: int, count: int) -> RunOptions:
@@ -100,3 +104,36 @@ def test_no_shard_of_any_count_uninstalls_a_release_whose_cr_exists(old: int, ne
         summary = world.sync(sharded(index, new))
         assert not [o for o in summary.outcomes if o.step.action.ends_in is Action.UNINSTALL]
     assert len(world.releases()) == 6
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_a_cr_created_again_is_taken_over_by_its_new_shard_never_uninstalled_by_its_old_one(count: int) -> None:
+    world = World()
+    names = [f"cache-{i}" for i in range(20)]
+    for name in names:
+        world.cr(name)
+    world.sync()
+    old = {name: uid_of(world, name) for name in names}
+    for name in names:  # a new UID each: the hash moves about half of them or more to another shard
+        world.delete(name)
+        world.cr(name)
+    assert [n for n in names if shard_of(old[n], count) != shard_of(uid_of(world, n), count)]
+    for index in range(count):
+        summary = world.sync(sharded(index, count))
+        assert not [o for o in summary.outcomes if o.step.action.ends_in is Action.UNINSTALL], summary.outcomes
+    assert set(world.releases()) == set(names)
+    owners = {r["metadata"]["labels"]["name"]: r["metadata"]["labels"][LABEL_OWNER_UID] for r in latest_records(world)}
+    assert owners == {name: uid_of(world, name) for name in names}, "each new CR took its release over"
+
+
+def uid_of(world: World, name: str) -> str:
+    return str(world.server.get(CACHES, NAMESPACE, name)["metadata"]["uid"])
+
+
+def latest_records(world: World) -> list[dict[str, Any]]:
+    records = [r for r in world.server.objects(SECRETS, NAMESPACE) if r["metadata"]["labels"].get("owner") == "helm"]
+    latest = {
+        r["metadata"]["labels"]["name"]: r
+        for r in sorted(records, key=lambda r: int(r["metadata"]["labels"]["version"]))
+    }
+    return list(latest.values())
