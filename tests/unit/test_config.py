@@ -62,6 +62,16 @@ def test_rollouts_churn_limits_and_the_namespace_budget_are_read(tmp_path: Path)
     assert config.namespace_budget == 10
 
 
+def test_zero_percent_is_none_of_the_whole_not_the_default_count(tmp_path: Path) -> None:
+    text = (
+        "maxUninstalls: 0%\nwatches:\n"
+        "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 10, failureBudget: 0%}}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.max_uninstalls.of(1000) == 0
+    assert config.watches[0].rollout.failure_budget.of(1000) == 0
+
+
 def test_drift_health_and_conflicts_are_read_per_kind(tmp_path: Path) -> None:
     text = (
         "- {group: a.io, version: v1, kind: Foo, chart: c, health: true, conflicts: fail, drift: {mode: correct, "
@@ -164,6 +174,10 @@ watches:
         ),
         (
             "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {canary: 1}}",
+            "watches[0].rollout.wave: a rollout needs a wave size",
+        ),
+        (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 0%}}",
             "watches[0].rollout.wave: a rollout needs a wave size",
         ),
         (
