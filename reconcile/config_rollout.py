@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconcile.config_fields import Fields, parse_portion
+from reconcile.desired import digest_body
 from reconcile.settings import Portion, Rollout
 
 ROLLOUT_FIELDS = frozenset({"canary", "canarySelector", "wave", "failureBudget", "healthTimeout", "paused", "resume"})
@@ -38,7 +39,7 @@ def rollout(entry: Mapping[str, Any], where: str, fields: Fields) -> Rollout:
     paused = fields.flag(settings, "paused", where, False)
     if not wave.given and not paused:
         raise fields.fail(f"{where}.wave", "a rollout needs a wave size: a count such as 5 or a percentage such as 25%")
-    resume = fields.text(settings, "resume", where)
+    resume = digest_body(fields.text(settings, "resume", where))  # a whole keyed digest names its hash too
     if resume and len(resume) < MIN_RESUME:
         raise fields.fail(f"{where}.resume", f"give at least {MIN_RESUME} characters of the digest its halt names")
     selector = settings.get("canarySelector")

@@ -165,6 +165,12 @@ def keyed(digest: str) -> bool:
     return KEYED_MARK in digest
 
 
+def digest_body(digest: str) -> str:
+    """The hash without a keyed digest's key id: every digest made with one key shares that prefix, so only the
+    hash tells one from another (a rollout's resume names it)."""
+    return digest.rpartition(KEYED_MARK)[2]
+
+
 def _problem(spec: Any, key: ReleaseKey, watch: Watch, chart: ChartRef) -> str:
     if spec is not None and not isinstance(spec, dict):
         return f"spec must be an object holding the chart's values, got {_json_type(spec)}"

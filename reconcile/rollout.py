@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconcile.decide import restate
+from reconcile.desired import digest_body
 from reconcile.model import Action, Plan, ReleaseStatus, State, Step
 from reconcile.plan import KindPlan, Policy
 from reconcile.settings import Rollout
@@ -148,7 +149,7 @@ def _decisions(progress: Progress, ordered: list[Step], rollout: Rollout, resume
     done = len(progress.done)
     budget = rollout.failure_budget.of(progress.total)
     last = progress.waves
-    resumed = resume or bool(rollout.resume and progress.target.startswith(rollout.resume))
+    resumed = resume or bool(rollout.resume and digest_body(progress.target).startswith(rollout.resume))
     if rollout.paused:
         why = f"the kind's rollout is paused (rollout.paused): {done} of {progress.total} releases have its new chart"
         return [(id(step), restate(step, State.ROLLOUT_QUEUED, why)) for step in ordered]
@@ -156,8 +157,8 @@ def _decisions(progress: Progress, ordered: list[Step], rollout: Rollout, resume
         why = (
             f"rollout halted: {len(progress.failing)} of the {done} releases at the new chart or overrides failed or "
             f"are not ready ({_names(progress.failing)}), more than its failure budget {rollout.failure_budget} "
-            f"allows; fix the chart, or resume with rollout.resume: {progress.target[:12]!r} in the config (or one "
-            "run with --resume-rollout)"
+            f"allows; fix the chart, or resume with rollout.resume: {digest_body(progress.target)[:12]!r} in the "
+            "config (or one run with --resume-rollout)"
         )
         return [(id(step), restate(step, State.ROLLOUT_HALTED, why)) for step in ordered]
     if progress.settling:

@@ -184,7 +184,7 @@ def parse_shard(text: str) -> Shard:
     if not text:
         return Shard()
     index, slash, count = text.strip().partition("/")
-    if slash and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count):
+    if slash and index.isdecimal() and count.isdecimal() and 0 <= int(index) < int(count):
         return Shard(int(index), int(count))
     raise ConfigError(
         f"--shard {text!r}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/3 for the first of three shards"

@@ -72,6 +72,11 @@ def test_zero_percent_is_none_of_the_whole_not_the_default_count(tmp_path: Path)
     assert config.watches[0].rollout.failure_budget.of(1000) == 0
 
 
+def test_a_whole_keyed_digest_given_as_resume_names_its_hash(tmp_path: Path) -> None:
+    text = "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 1, resume: 52268fff.c29e41d07a6b}}\n"
+    assert load_config(write(tmp_path, text)).watches[0].rollout.resume == "c29e41d07a6b"
+
+
 def test_drift_health_and_conflicts_are_read_per_kind(tmp_path: Path) -> None:
     text = (
         "- {group: a.io, version: v1, kind: Foo, chart: c, health: true, conflicts: fail, drift: {mode: correct, "

@@ -10,7 +10,7 @@ from reconcile.assess import Inventory
 from reconcile.errors import ExitCode
 from reconcile.exits import exit_code
 from reconcile.livereport import LiveReport, ObjectRef
-from reconcile.model import Action, RunSummary, State
+from reconcile.model import Action, ReleaseStatus, RunSummary, State
 from reconcile.plan import plan_kind
 from reconcile.rollout import rollouts
 from reconcile.settings import LiveChecks, Portion, Rollout, RunOptions, Scope, Selector, Watch
@@ -156,3 +156,24 @@ def test_the_next_wave_waits_for_the_last_to_be_healthy_and_one_never_ready_coun
         "b": State.ROLLOUT_HALTED,
         "c": State.ROLLOUT_HALTED,
     }, "not ready after healthTimeout (10m): a failure, past a budget of 0"
+
+
+def test_a_keyed_rollout_is_resumed_by_its_own_hash_never_by_the_key_id_every_rollout_shares() -> None:
+    key_id, target = "52268fff", "52268fff.c29e41d07a6b5f38"
+    failed = replace(observed("a", digest="d2", status=ReleaseStatus.FAILED), fleet_digest=target)
+    behind = replace(observed("b", digest="d1"), fleet_digest=f"{key_id}.eca0917b2d4c6e11")
+    wants = [
+        replace(desired(name, digest="d2", status={"observedGeneration": 1}), fleet_digest=target) for name in "ab"
+    ]
+    inventory = Inventory(desired=tuple(wants), owned=(failed, behind))
+
+    def state_of_b(resume: str) -> tuple[State, str]:
+        watch = replace(WATCH, rollout=Rollout(wave=Portion(count=1), failure_budget=Portion(count=0), resume=resume))
+        (kind,) = rollouts(NOW, resume=False)([plan_kind(watch, inventory)])
+        step = next(step for step in kind.plan.steps if step.key.name == "b")
+        return step.state, step.reason
+
+    state, reason = state_of_b("")
+    assert state is State.ROLLOUT_HALTED and "rollout.resume: 'c29e41d07a6b'" in reason, reason
+    assert state_of_b(key_id)[0] is State.ROLLOUT_HALTED, "the key id is every keyed digest's prefix"
+    assert state_of_b("c29e41d07a6b")[0] is State.OUT_OF_SYNC

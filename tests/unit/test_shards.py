@@ -26,7 +26,7 @@ def sharded(index: int, count: int) -> RunOptions:
 def test_shard_flags_are_index_over_count_counted_from_zero() -> None:
     assert parse_shard("2/3") == Shard(2, 3)
     assert parse_shard("") == Shard()
-    for wrong in ("3/3", "1", "a/3", "-1/3", "1/0", "$(JOB_COMPLETION_INDEX)/3"):
+    for wrong in ("3/3", "1", "a/3", "-1/3", "1/0", "$(JOB_COMPLETION_INDEX)/3", "\u00b2/3"):
         with pytest.raises(ConfigError, match="expected INDEX/COUNT"):
             parse_shard(wrong)
 
