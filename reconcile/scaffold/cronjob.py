@@ -106,7 +106,6 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
                 "metadata": {"labels": deployment.labels},
                 "spec": {
                     **_indexed(deployment.shards),
-                    "backoffLimit": 0,
                     "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
                     "template": {"metadata": {"labels": deployment.labels}, "spec": pod},
                 },
@@ -118,10 +117,14 @@ def cron_job(deployment: Deployment) -> dict[str, Any]:
 def _indexed(shards: int) -> dict[str, Any]:
     """One pod per shard, all at once: each Job's pods split the fleet, and the next Job starts after all are done
     (``concurrencyPolicy: Forbid``), so a shard never overlaps itself. Changing the count is safe: a shard only
-    acts on its own CRs, and never uninstalls a release whose CR exists, whatever the count."""
+    acts on its own CRs, and never uninstalls a release whose CR exists, whatever the count.
+
+    No retry in either case (the next tick is the retry). Sharded, the limit is per index: a Job-wide
+    ``backoffLimit: 0`` would fail the whole Job at the first shard that exits 1 (any failed release does) and
+    have the Job controller kill the other shards mid-run."""
     if shards <= 1:
-        return {}
-    return {"completionMode": "Indexed", "completions": shards, "parallelism": shards}
+        return {"backoffLimit": 0}
+    return {"completionMode": "Indexed", "completions": shards, "parallelism": shards, "backoffLimitPerIndex": 0}
 
 
 def _shard_args(shards: int) -> list[str]:

@@ -168,10 +168,12 @@ def test_shards_make_the_job_indexed_with_one_pod_per_shard_given_its_index() ->
     (cron,) = files["cronjob.yaml"]
     job = cron["spec"]["jobTemplate"]["spec"]
     assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", 3, 3)
+    assert job["backoffLimitPerIndex"] == 0 and "backoffLimit" not in job, "one shard's failure stops no other"
     (container,) = job["template"]["spec"]["containers"]
     assert container["args"][-2:] == ["--shard", "$(JOB_COMPLETION_INDEX)/3"]
     _, single = generated()
     assert "completionMode" not in single["cronjob.yaml"][0]["spec"]["jobTemplate"]["spec"]
+    assert single["cronjob.yaml"][0]["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0
 
 
 def test_what_values_could_enable_is_said_not_granted() -> None:
