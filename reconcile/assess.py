@@ -46,6 +46,12 @@ class Inventory:
     drift: DriftMode = DriftMode.OFF
     shard: Shard = field(default_factory=Shard)  # this run's part of the fleet: CRs outside it are not in desired
 
+    @property
+    def shard_owned(self) -> int:
+        """The owned releases this run's shard answers for: what a percentage uninstall budget is a share of, since
+        the uninstalls it counts are this shard's alone."""
+        return sum(1 for observed in self.owned if self.shard.owns(_owner_identity(observed)))
+
 
 @dataclass(frozen=True)
 class Assessment:

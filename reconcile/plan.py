@@ -19,7 +19,8 @@ from reconcile.settings import Watch
 
 @dataclass(frozen=True)
 class KindPlan:
-    """One kind's decided steps, and how many releases it owns (what a percentage uninstall budget counts)."""
+    """One kind's decided steps, and how many releases it owns in this run's shard (what a percentage uninstall
+    budget counts)."""
 
     watch: Watch
     plan: Plan
@@ -35,7 +36,7 @@ def plan(inventory: Inventory) -> Plan:
 
 
 def plan_kind(watch: Watch, inventory: Inventory) -> KindPlan:
-    return KindPlan(watch, plan(inventory), len(inventory.owned))
+    return KindPlan(watch, plan(inventory), inventory.shard_owned)
 
 
 def with_policies(plans: Sequence[KindPlan], policies: Sequence[Policy]) -> list[KindPlan]:

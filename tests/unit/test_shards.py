@@ -13,7 +13,7 @@ from reconcile.errors import ConfigError
 from reconcile.labels import LABEL_OWNER_UID
 from reconcile.model import Action, State
 from reconcile.runner import parse_shard
-from reconcile.settings import RunOptions, Scope
+from reconcile.settings import Portion, RunOptions, Scope
 from reconcile.shards import Shard, shard_of
 from tests.unit.fakes import LEASES
 from tests.unit.world import CACHES, NAMESPACE, World
@@ -137,3 +137,21 @@ def latest_records(world: World) -> list[dict[str, Any]]:
         for r in sorted(records, key=lambda r: int(r["metadata"]["labels"]["version"]))
     }
     return list(latest.values())
+
+
+def test_a_percentage_uninstall_budget_is_a_share_of_the_shards_own_releases() -> None:
+    world = World()
+    names = [f"cache-{i}" for i in range(40)]
+    for name in names:
+        world.cr(name)
+    world.sync()
+    shard = {name: shard_of(uid_of(world, name), 4) for name in names}
+    for name in names[:20]:  # half the fleet gone: most shards lost more than 25% of their part
+        world.delete(name)
+    for index in range(4):
+        own = [n for n in names if shard[n] == index]
+        gone = [n for n in own if n in names[:20]]
+        options = RunOptions(scope=Scope(shard=Shard(index, 4)), max_uninstalls=Portion(percent=25))
+        summary = world.sync(options)
+        uninstalled = sorted(o.step.key.name for o in summary.outcomes if o.step.action is Action.UNINSTALL and o.ok)
+        assert uninstalled == (sorted(gone) if len(gone) <= len(own) // 4 else []), (index, len(own), gone)
