@@ -147,7 +147,7 @@ def _adopt(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     deployed, resource_version = read_record(executor.kube, step.key, observed.revision)
     if observed.status is not ReleaseStatus.DEPLOYED or not _renders_as_deployed(step, executor, rendered, deployed):
         return _helm_upgrade(step, executor, secrets)
-    labels = ownership_labels(desired.owner, desired.digest, desired.keep, desired.fleet_digest)
+    labels = ownership_labels(desired.owner, desired.digest, desired.keep, desired.fleet_digest, step.rollout)
     label_record(executor.kube, step.key, observed.revision, labels, resource_version)
     message = (
         f"adopted release {step.key} at revision {observed.revision}: its chart and values are the CR's, so no new "
@@ -193,7 +193,7 @@ def _json(value: Any) -> str:
 def _helm_upgrade(step: Step, executor: Executor, secrets: Sequence[str]) -> Outcome:
     desired = step.desired
     assert desired is not None, "install and upgrade steps always carry the desired state"
-    labels = ownership_labels(desired.owner, desired.digest, desired.keep, desired.fleet_digest)
+    labels = ownership_labels(desired.owner, desired.digest, desired.keep, desired.fleet_digest, step.rollout)
     revision = executor.helm.upgrade(step.key, desired.chart, desired.values, labels, executor.options, secrets)
     verb = "installed" if step.action.ends_in is Action.INSTALL else "upgraded"
     message = f"{verb} release {step.key}: revision {revision}" + _owned(step, executor, revision)

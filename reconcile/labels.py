@@ -24,6 +24,7 @@ LABEL_OWNER_UID = LABEL_PREFIX + "owner-uid"
 LABEL_DIGEST = LABEL_PREFIX + "digest"
 LABEL_FLEET_DIGEST = LABEL_PREFIX + "fleet-digest"  # what every release of the kind shares: chart and overrides
 LABEL_KEEP = LABEL_PREFIX + "keep"
+LABEL_ROLLOUT = LABEL_PREFIX + "rollout"  # "true": deployed by its kind's rollout, whose failure budget it counts in
 ANNOTATION_KEEP = LABEL_PREFIX + "keep"
 ANNOTATION_RETRY = LABEL_PREFIX + "retry"
 OPERATOR_SDK_PREFIX = "helm.sdk.operatorframework.io/"  # its per-CR annotations (reconcile.compat)
@@ -40,11 +41,15 @@ def label_value(text: str) -> str:
     return f"{head}-{suffix}" if head else suffix
 
 
-def ownership_labels(owner: ResourceRef, digest: str, keep: bool = False, fleet_digest: str = "") -> dict[str, str]:
-    """``keep`` is always written ("true" or "false"), since Helm merges new labels into the release's old ones."""
+def ownership_labels(
+    owner: ResourceRef, digest: str, keep: bool = False, fleet_digest: str = "", rollout: bool = False
+) -> dict[str, str]:
+    """``keep`` and ``rollout`` are always written ("true" or "false"), since Helm merges new labels into the
+    release's old ones."""
     return {
         LABEL_FLEET_DIGEST: fleet_digest,
         LABEL_KEEP: "true" if keep else "false",
+        LABEL_ROLLOUT: "true" if rollout else "false",
         LABEL_MANAGED_BY: MANAGER,
         LABEL_OWNER_GROUP: label_value(owner.group),
         LABEL_OWNER_KIND: label_value(owner.kind),

@@ -36,8 +36,7 @@ class ResourceRef:
     uid: str = ""
 
     def __str__(self) -> str:
-        scope = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.kind}/{scope}{self.name}"
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,7 @@ class ReleaseStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Observed:
-    """The latest revision of one Helm release, decoded once from its record's labels (never from its payload).
-
+    """The latest revision of one Helm release, decoded once from its record's labels (never from its payload);
     ``owner`` is the CR helmcr created the release for, or None when helmcr did not create it."""
 
     key: ReleaseKey
@@ -120,6 +118,7 @@ class Observed:
     digest: str = ""
     fleet_digest: str = ""  # the kind's chart and overrides it was deployed with ("" before helmcr labelled it)
     kept: bool = False  # labelled helmcr.io/keep=true: outlives its CR
+    by_rollout: bool = False  # labelled helmcr.io/rollout=true: deployed by its kind's rollout (reconcile.rollout)
     ever_deployed: bool = True
     modified_at: float = 0.0  # epoch seconds the latest record was written; tells a stuck operation from a slow one
 
@@ -212,6 +211,7 @@ class Step:
     desired: Desired | None = None
     observed: Observed | None = None
     live: LiveReport | None = None  # what this run read of the release's objects (drift, health); None: not read
+    rollout: bool = False  # goes for its kind's rollout: labelled so, and its failure counts against the rollout
 
     @property
     def owner(self) -> ResourceRef | None:

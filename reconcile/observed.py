@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconcile.clock import parse_time
-from reconcile.labels import LABEL_DIGEST, LABEL_FLEET_DIGEST, LABEL_KEEP, owner_from_labels
+from reconcile.labels import LABEL_DIGEST, LABEL_FLEET_DIGEST, LABEL_KEEP, LABEL_ROLLOUT, owner_from_labels
 from reconcile.model import Observed, ReleaseKey, ReleaseStatus
 
 DEPLOYED_ONCE = {ReleaseStatus.DEPLOYED, ReleaseStatus.SUPERSEDED}
@@ -49,6 +49,7 @@ def _observed(record: _Record, ever_deployed: bool) -> Observed:
         digest=record.labels.get(LABEL_DIGEST, ""),
         fleet_digest=record.labels.get(LABEL_FLEET_DIGEST, ""),
         kept=record.labels.get(LABEL_KEEP) == "true",
+        by_rollout=record.labels.get(LABEL_ROLLOUT) == "true",
         ever_deployed=ever_deployed,
         modified_at=record.modified_at,
     )

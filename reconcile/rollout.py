@@ -10,11 +10,14 @@ and a recreated one go at once, with the new chart: holding them back would hold
 One run, for each kind with ``rollout.wave``:
 
 1. ``done``: its releases already at the new fleet digest (whatever brought them there), or whose CR records a
-   failed attempt at exactly what it asks for now (an upgrade refused before helm wrote a revision);
-2. ``failing``: those whose latest revision failed, or, with ``health: true``, that are still not ready
-   ``healthTimeout`` after their upgrade; more than ``failureBudget`` of them halts the rollout (state
-   ``rollout-halted``), until the chart is fixed, ``rollout.resume`` names this digest, or ``--resume-rollout``;
-3. ``settling``: with ``health: true``, those not ready yet (or not judged yet): the next wave waits for them;
+   wave's failed attempt at exactly what it asks for now (an upgrade refused before helm wrote a revision);
+2. ``failing``: of those a wave moved (labelled ``helmcr.io/rollout=true``, or so recorded in the CR's status),
+   the ones whose latest revision failed, or, with ``health: true``, that are still not ready ``healthTimeout``
+   after their upgrade; more than ``failureBudget`` of them halts the rollout (state ``rollout-halted``), until
+   the chart is fixed, ``rollout.resume`` names this digest, or ``--resume-rollout``. A new CR, or an edited one,
+   that fails is its author's failure, not the change's: it never halts or holds anyone else's release;
+3. ``settling``: with ``health: true``, those a wave moved that are not ready yet (or not judged yet): the next
+   wave waits for them;
 4. otherwise the next wave goes: the canary first (``canarySelector`` CRs, or the first ``canary`` releases in
    namespace/name order), then ``wave`` releases per run; the rest are ``rollout-queued`` with their wave number.
 """
@@ -79,10 +82,10 @@ class Progress:
 
 def _rollout(kind: KindPlan, now: float, resume: bool) -> KindPlan:
     rollout = kind.watch.rollout
-    steps = kind.plan.steps
+    steps = tuple(map(_continued, kind.plan.steps))
     behind = [step for step in steps if fleet_change(step)]
     if not behind:
-        return kind
+        return replace(kind, plan=Plan(steps))
     progress = _progress(steps, behind, now, rollout, kind.watch.live.health)
     ordered = _ordered(behind, rollout)
     restated = dict(_decisions(progress, ordered, rollout, resume))
@@ -97,16 +100,17 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
         for step in steps
         if step.desired is not None
         and step.observed is not None
-        and (step.observed.fleet_digest == target or _failed(step))
+        and (step.observed.fleet_digest == target or _refused(step))
     )
-    unready = {id(step): _unready_for(step, now) if health else None for step in done}
+    moved = [step for step in done if _moved(step)]  # the rollout's own: the only evidence about the change
+    unready = {id(step): _unready_for(step, now) if health else None for step in moved}
 
     def too_long(step: Step) -> bool:
         seconds = unready[id(step)]
         return seconds is not None and seconds >= rollout.health_timeout_seconds
 
-    failing = tuple(step for step in done if _failed(step) or too_long(step))
-    settling = tuple(step for step in done if step not in failing and unready[id(step)] is not None)
+    failing = tuple(step for step in moved if _failed(step) or too_long(step))
+    settling = tuple(step for step in moved if step not in failing and unready[id(step)] is not None)
     total = len(done) + len(behind)
     chosen = sum(1 for step in (*done, *behind) if _chosen(step, rollout))
     canary = rollout.canary.of(total) if rollout.canary.given else chosen
@@ -115,14 +119,49 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
     return Progress(target, total, done, failing, settling, canary, wave)
 
 
+def _continued(step: Step) -> Step:
+    """Another attempt at what a wave attempted (a retry after its failure, a drift correction) is still the
+    rollout's: labelled so again, its failure keeps counting. An edit of the CR's spec makes it its author's."""
+    desired, observed = step.desired, step.observed
+    if desired is None or observed is None or not step.action.changes_release:
+        return step
+    deployed_by_wave = observed.by_rollout and observed.fleet_digest == desired.fleet_digest
+    if (deployed_by_wave and desired.deployed_as(observed.digest)) or _refused(step):
+        return replace(step, rollout=True)
+    return step
+
+
+def _moved(step: Step) -> bool:
+    """Taken to the new chart or overrides by a wave, not by its CR's author (a new CR, an edit): only those
+    tell whether the kind's change is good. Else any tenant could halt everyone's rollout with one bad CR."""
+    desired, observed = step.desired, step.observed
+    assert desired is not None and observed is not None
+    return (observed.by_rollout and observed.fleet_digest == desired.fleet_digest) or _refused(step)
+
+
+def _refused(step: Step) -> bool:
+    """A wave's upgrade refused before helm wrote a revision (the object check's dry run): the release is as it
+    was, and only its CR's status says the rollout failed there, at exactly this desired state."""
+    desired = step.desired
+    assert desired is not None
+    status = desired.status
+    return status.get("failedRollout") == desired.fleet_digest and status.get("failedDigest") == desired.digest
+
+
+def _failed_before(step: Step) -> bool:
+    """This very desired state already failed outside the rollout (its author's edit, refused): going with a wave
+    does not make its next failure the chart's."""
+    desired = step.desired
+    assert desired is not None
+    return desired.status.get("failedDigest") == desired.digest and not _refused(step)
+
+
 def _failed(step: Step) -> bool:
-    """Its latest revision failed at the kind's new chart, or its CR records a failure of exactly this desired
-    state: an upgrade refused before helm wrote a revision (the object check's dry run) leaves the release as it
-    was."""
+    """Its latest revision failed at the kind's new chart, or the wave's upgrade was refused."""
     desired, observed = step.desired, step.observed
     assert desired is not None and observed is not None
     failed_here = observed.status is ReleaseStatus.FAILED and observed.fleet_digest == desired.fleet_digest
-    return failed_here or desired.status.get("failedDigest") == desired.digest
+    return failed_here or _refused(step)
 
 
 def _unready_for(step: Step, now: float) -> float | None:
@@ -173,7 +212,8 @@ def _decisions(progress: Progress, ordered: list[Step], rollout: Rollout, resume
         wave = progress.wave_of(done + offset)
         label = "the canary" if wave == 0 else f"wave {wave} of {last}"
         if wave == current:
-            decisions.append((id(step), replace(step, reason=f"{step.reason} (rollout: {label})")))
+            rolled = replace(step, reason=f"{step.reason} (rollout: {label})", rollout=not _failed_before(step))
+            decisions.append((id(step), rolled))
         else:
             why = f"rollout: in {label}, after wave {current} is done and healthy ({done} of {progress.total} done)"
             decisions.append((id(step), restate(step, State.ROLLOUT_QUEUED, why)))

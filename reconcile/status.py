@@ -31,7 +31,7 @@ FAILURE_REASONS = {
 }
 
 
-FAILURE_FIELDS = ("failures", "failedDigest", "nextAttemptTime")
+FAILURE_FIELDS = ("failures", "failedDigest", "nextAttemptTime", "failedRollout")
 WARNING_REASONS = frozenset({"DriftDetected", "NotReady"})
 
 
@@ -65,6 +65,9 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: b
         status["upgrades"] = with_upgrade(current, status["lastAppliedTime"], desired.digest, policy)
     if outcome.result is Result.FAILED:
         status.update(_failure_fields(desired, at, policy))
+        status.pop("failedRollout", None)
+        if step.rollout:  # the kind's rollout failed here, even if helm wrote no revision (reconcile.rollout)
+            status["failedRollout"] = desired.fleet_digest
     if desired.retry_request and outcome.result in (Result.SUCCEEDED, Result.FAILED):
         status["retryHandled"] = desired.retry_request
     if outcome.result is Result.SUCCEEDED and step.live is not None and step.live.drift:

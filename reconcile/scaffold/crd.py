@@ -66,6 +66,7 @@ STATUS: Node = {
         "message": _string("The outcome of the last run, for humans."),
         "failures": _integer("Consecutive failed attempts at the same spec; retries back off."),
         "failedDigest": _string("The digest those failures were for."),
+        "failedRollout": _string("The kind-wide change (fleet digest) whose rollout wave failed here."),
         "nextAttemptTime": _string(
             "When helmcr next retries (annotate helmcr.io/retry to retry now).", format="date-time"
         ),

@@ -16,7 +16,7 @@ from reconcile.rollout import rollouts
 from reconcile.settings import LiveChecks, Portion, Rollout, RunOptions, Scope, Selector, Watch
 from tests.unit.factories import desired, observed
 from tests.unit.fakes import FakeHelm, FakeKube
-from tests.unit.world import World
+from tests.unit.world import CACHES, NAMESPACE, World
 
 NAMES = [f"cache-{i}" for i in range(10)]
 WATCH = Watch(group="anywhere.io", version="v1alpha1", kind="Memcached", chart="/charts/memcached")
@@ -129,7 +129,7 @@ NOW = 1_800_000_000.0
 def health_gated(ready: bool, upgraded_ago: float) -> dict[str, State]:
     """Three releases of a kind with health on and waves of one: the first already at the new chart, as ready or
     not as given, upgraded ``upgraded_ago`` seconds before this run."""
-    at_new = replace(observed("a", digest="d2"), fleet_digest="f2", modified_at=NOW - upgraded_ago)
+    at_new = replace(observed("a", digest="d2"), fleet_digest="f2", modified_at=NOW - upgraded_ago, by_rollout=True)
     behind = [replace(observed(name, digest="d1"), fleet_digest="f1") for name in ("b", "c")]
     wants = [replace(desired(name, digest="d2", status={"observedGeneration": 1}), fleet_digest="f2") for name in "abc"]
     not_ready = () if ready else ((ObjectRef("Deployment", "team-a", "a"), "0 of 1 replicas available"),)
@@ -160,7 +160,7 @@ def test_the_next_wave_waits_for_the_last_to_be_healthy_and_one_never_ready_coun
 
 def test_a_keyed_rollout_is_resumed_by_its_own_hash_never_by_the_key_id_every_rollout_shares() -> None:
     key_id, target = "52268fff", "52268fff.c29e41d07a6b5f38"
-    failed = replace(observed("a", digest="d2", status=ReleaseStatus.FAILED), fleet_digest=target)
+    failed = replace(observed("a", digest="d2", status=ReleaseStatus.FAILED), fleet_digest=target, by_rollout=True)
     behind = replace(observed("b", digest="d1"), fleet_digest=f"{key_id}.eca0917b2d4c6e11")
     wants = [
         replace(desired(name, digest="d2", status={"observedGeneration": 1}), fleet_digest=target) for name in "ab"
@@ -177,3 +177,31 @@ def test_a_keyed_rollout_is_resumed_by_its_own_hash_never_by_the_key_id_every_ro
     assert state is State.ROLLOUT_HALTED and "rollout.resume: 'c29e41d07a6b'" in reason, reason
     assert state_of_b(key_id)[0] is State.ROLLOUT_HALTED, "the key id is every keyed digest's prefix"
     assert state_of_b("c29e41d07a6b")[0] is State.OUT_OF_SYNC
+
+
+def test_a_tenants_own_failures_never_halt_or_stall_the_rollout_of_the_others() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.cr("zz-new", {"replicaCount": 1})
+    world.helm.fail_apply("zz-new", "Error: INSTALL FAILED: the tenant's values are broken", times=9)
+    world.edit("cache-9", {"replicaCount": 7})
+    world.helm.fail_apply("cache-9", "Error: UPGRADE FAILED: the tenant's edit is broken", times=9)
+    first = world.sync()
+    assert upgraded(first) == ["cache-0"] and states(first)["zz-new"] is State.ABSENT
+    rolled = ["cache-0"]
+    for _ in range(4):
+        later = world.sync()
+        assert State.ROLLOUT_HALTED not in states(later).values(), "a new CR's and an edit's failures are theirs"
+        rolled += upgraded(later)
+    assert rolled == [f"cache-{i}" for i in range(9)], "wave after wave (the tenants' two count as done)"
+
+
+def test_a_waves_failure_retried_and_failing_again_still_halts_the_rollout() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.helm.fail_apply("cache-0", "Error: UPGRADE FAILED: the new chart is broken", times=2)
+    world.sync()
+    assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED
+    world.server.patch(CACHES, NAMESPACE, "cache-0", {"metadata": {"annotations": {"helmcr.io/retry": "1"}}})
+    retried = world.sync()
+    (again,) = [o for o in retried.outcomes if o.step.key.name == "cache-0"]
+    assert (again.step.action, again.result.value, again.step.rollout) == (Action.UPGRADE, "failed", True), again
+    assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED, "the retry was still the rollout's"
