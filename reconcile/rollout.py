@@ -114,7 +114,8 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
     total = len(done) + len(behind)
     chosen = sum(1 for step in (*done, *behind) if _chosen(step, rollout))
     canary = rollout.canary.of(total) if rollout.canary.given else chosen
-    canary = min(total, max(canary, 1 if rollout.canary.given else 0))
+    wanted = rollout.canary.given or rollout.canary_selector is not None  # a selector matching nothing: still one
+    canary = min(total, max(canary, 1 if wanted else 0))
     wave = max(1, rollout.wave.of(total)) if rollout.wave.given else total
     return Progress(target, total, done, failing, settling, canary, wave)
 

@@ -66,6 +66,11 @@ def test_a_canary_selector_picks_the_canary() -> None:
     assert upgraded(world.sync()) == ["cache-0", "cache-1", "cache-2", "cache-4", "cache-5"]
 
 
+def test_a_canary_selector_that_matches_nothing_still_sends_one_canary_first() -> None:
+    world = fleet(Rollout(canary_selector=Selector({"ring": "canary"}), wave=Portion(percent=50)))
+    assert upgraded(world.sync()) == ["cache-0"], "a typo in the selector must not skip the canary"
+
+
 def test_a_canary_refused_before_helm_writes_a_revision_halts_the_rollout_too() -> None:
     world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3)))
     world.helm.fail_render("cache-0", "Error: template: memcached/templates/service.yaml: port out of range")
