@@ -49,7 +49,7 @@ def _observed(record: _Record, ever_deployed: bool) -> Observed:
         digest=record.labels.get(LABEL_DIGEST, ""),
         fleet_digest=record.labels.get(LABEL_FLEET_DIGEST, ""),
         kept=record.labels.get(LABEL_KEEP) == "true",
-        by_rollout=record.labels.get(LABEL_ROLLOUT) == "true",
+        by_rollout=record.labels.get(LABEL_ROLLOUT) != "false",  # unlabelled (an older helmcr's): counts, as it did
         ever_deployed=ever_deployed,
         modified_at=record.modified_at,
     )

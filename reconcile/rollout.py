@@ -53,6 +53,7 @@ def fleet_change(step: Step) -> bool:
         and step.action.ends_in is Action.UPGRADE
         and observed.fleet_digest != desired.fleet_digest
         and desired.generation == desired.status.get("observedGeneration")  # else its author changed it
+        and not _failed_outside(step)  # its author's attempt, failed: retried at once, as any edit would be
     )
 
 
@@ -121,15 +122,13 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
 
 
 def _continued(step: Step) -> Step:
-    """Another attempt at what a wave attempted (a retry after its failure, a drift correction) is still the
-    rollout's: labelled so again, its failure keeps counting. An edit of the CR's spec makes it its author's."""
+    """Any later change to a release a wave moved, at the same fleet digest (a retry, a drift correction, its
+    author's edit), is still the rollout's: labelled so again, its failure keeps counting, so no tenant lifts a
+    halt by editing the canary."""
     desired, observed = step.desired, step.observed
     if desired is None or observed is None or not step.action.changes_release:
         return step
-    deployed_by_wave = observed.by_rollout and observed.fleet_digest == desired.fleet_digest
-    if (deployed_by_wave and desired.deployed_as(observed.digest)) or _refused(step):
-        return replace(step, rollout=True)
-    return step
+    return replace(step, rollout=True) if _moved(step) else step
 
 
 def _moved(step: Step) -> bool:
@@ -142,19 +141,24 @@ def _moved(step: Step) -> bool:
 
 def _refused(step: Step) -> bool:
     """A wave's upgrade refused before helm wrote a revision (the object check's dry run): the release is as it
-    was, and only its CR's status says the rollout failed there, at exactly this desired state."""
+    was, and only its CR's status says the rollout failed there (until an attempt at this fleet digest works)."""
     desired = step.desired
     assert desired is not None
-    status = desired.status
-    return status.get("failedRollout") == desired.fleet_digest and status.get("failedDigest") == desired.digest
+    return desired.status.get("failedRollout") == desired.fleet_digest
 
 
-def _failed_before(step: Step) -> bool:
-    """This very desired state already failed outside the rollout (its author's edit, refused): going with a wave
-    does not make its next failure the chart's."""
+def _failed_outside(step: Step) -> bool:
+    """Its last attempt failed, and not as a wave of this rollout: the CR was broken before the wave came (a bad
+    edit, bad values), so its next failure says nothing about the kind's change."""
     desired = step.desired
     assert desired is not None
-    return desired.status.get("failedDigest") == desired.digest and not _refused(step)
+    return bool(desired.status.get("failedDigest")) and not _refused(step)
+
+
+def _broken_before(step: Step) -> bool:
+    """Not going with a wave as the rollout's: it failed outside it, or its objects were already not ready."""
+    live = step.live
+    return _failed_outside(step) or (live is not None and live.read and live.health and bool(live.not_ready))
 
 
 def _failed(step: Step) -> bool:
@@ -213,7 +217,7 @@ def _decisions(progress: Progress, ordered: list[Step], rollout: Rollout, resume
         wave = progress.wave_of(done + offset)
         label = "the canary" if wave == 0 else f"wave {wave} of {last}"
         if wave == current:
-            rolled = replace(step, reason=f"{step.reason} (rollout: {label})", rollout=not _failed_before(step))
+            rolled = replace(step, reason=f"{step.reason} (rollout: {label})", rollout=not _broken_before(step))
             decisions.append((id(step), rolled))
         else:
             why = f"rollout: in {label}, after wave {current} is done and healthy ({done} of {progress.total} done)"

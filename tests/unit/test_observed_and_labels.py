@@ -38,6 +38,20 @@ def test_latest_revision_wins_and_history_tells_if_it_ever_deployed() -> None:
     }
 
 
+def test_a_release_an_older_helmcr_labelled_counts_as_moved_by_a_rollout_until_relabelled() -> None:
+    moved = {
+        r.key.name: r.by_rollout
+        for r in observed_releases(
+            [
+                record("old", 1, "failed"),
+                record("wave", 1, "deployed", **{"helmcr.io/rollout": "true"}),
+                record("own", 1, "failed", **{"helmcr.io/rollout": "false"}),
+            ]
+        )
+    }
+    assert moved == {"old": True, "wave": True, "own": False}, "a halted rollout stays halted across the upgrade"
+
+
 def test_records_that_are_not_helm_releases_are_ignored() -> None:
     junk = [
         {"metadata": {"labels": {"owner": "someone"}}},

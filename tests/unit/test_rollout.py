@@ -210,3 +210,44 @@ def test_a_waves_failure_retried_and_failing_again_still_halts_the_rollout() -> 
     (again,) = [o for o in retried.outcomes if o.step.key.name == "cache-0"]
     assert (again.step.action, again.result.value, again.step.rollout) == (Action.UPGRADE, "failed", True), again
     assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED, "the retry was still the rollout's"
+
+
+def test_a_cr_broken_before_the_change_goes_at_once_and_its_failure_halts_nobody() -> None:
+    world = World()
+    for name in NAMES:
+        world.cr(name)
+    world.watch = replace(
+        world.watch,
+        rollout=Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)),
+        override_values={"bump": "v1"},
+    )
+    world.helm.fail_apply("cache-0", "Error: INSTALL FAILED: the tenant's values are broken", times=9)
+    world.sync()
+    world.watch = replace(world.watch, override_values={"bump": "v2"})
+    first = world.sync()
+    (broken,) = [o for o in first.outcomes if o.step.key.name == "cache-0"]
+    assert (broken.step.action, broken.step.rollout, broken.ok) == (Action.UPGRADE, False, False), broken
+    assert upgraded(first) == ["cache-1"], "the canary is the first CR that was working"
+    second = world.sync()
+    assert State.ROLLOUT_HALTED not in states(second).values(), "its failure is its own"
+    assert upgraded(second) == ["cache-2", "cache-3"], "the next wave (the broken one, at the new chart, is done)"
+
+
+def test_the_canarys_author_cannot_lift_a_halt_by_editing_it() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.helm.fail_apply("cache-0", "Error: UPGRADE FAILED: the new chart is broken", times=9)
+    world.sync()
+    assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED
+    world.edit("cache-0", {"replicaCount": 2})
+    world.sync()
+    assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED, "still the rollout's release, failing"
+
+
+def test_a_wave_that_finds_its_release_locked_is_retried_not_counted_as_the_charts_failure() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.helm.fail_render(
+        "cache-0", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
+    )
+    world.sync()
+    assert "failedRollout" not in world.status("cache-0")
+    assert State.ROLLOUT_HALTED not in states(world.sync()).values()
