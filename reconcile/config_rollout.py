@@ -39,8 +39,9 @@ def rollout(entry: Mapping[str, Any], where: str, fields: Fields) -> Rollout:
     paused = fields.flag(settings, "paused", where, False)
     if not wave.given and not paused:
         raise fields.fail(f"{where}.wave", "a rollout needs a wave size: a count such as 5 or a percentage such as 25%")
-    resume = digest_body(fields.text(settings, "resume", where))  # a whole keyed digest names its hash too
-    if resume and len(resume) < MIN_RESUME:
+    given = fields.text(settings, "resume", where)
+    resume = digest_body(given)  # a whole keyed digest names its hash too
+    if given and len(resume) < MIN_RESUME:
         raise fields.fail(f"{where}.resume", f"give at least {MIN_RESUME} characters of the digest its halt names")
     selector = settings.get("canarySelector")
     return Rollout(

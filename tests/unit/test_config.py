@@ -190,6 +190,10 @@ watches:
             "watches[0].rollout.resume: give at least 8 characters",
         ),
         (
+            "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 10, resume: 52268fff.}}",
+            "watches[0].rollout.resume: give at least 8 characters",
+        ),
+        (
             "- {group: a.io, version: v1, kind: Foo, chart: c, rollout: {wave: 120%}}",
             "watches[0].rollout.wave: expected a count such as 20 or a percentage",
         ),
