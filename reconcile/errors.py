@@ -119,11 +119,6 @@ class ObjectsRefused(HelmcrError):
     category = "refused"
 
 
-# Failures that say what was deployed is bad (the chart, its values), not the cluster or the run: only these count
-# against a rollout's failure budget (reconcile.rollout).
-DEPLOYMENT_FAILURES = frozenset({"helm-failed", "render-failed", "timed-out", "refused", "chart"})
-
-
 class DigestKeyMissing(HelmcrError):
     """A kind's releases were deployed with a digest key this run does not have: nothing of it can be judged."""
 

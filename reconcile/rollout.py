@@ -10,14 +10,15 @@ and a recreated one go at once, with the new chart: holding them back would hold
 One run, for each kind with ``rollout.wave``:
 
 1. ``done``: its releases already at the new fleet digest (whatever brought them there), or whose CR records a
-   wave's failed attempt at exactly what it asks for now (an upgrade refused before helm wrote a revision);
+   wave's failed attempt at this fleet digest (``status.failedRollout``: helm may have written no revision);
 2. ``failing``: of those a wave moved (labelled ``helmcr.io/rollout=true``, or so recorded in the CR's status),
    the ones whose latest revision failed, or, with ``health: true``, that are still not ready ``healthTimeout``
    after their upgrade; more than ``failureBudget`` of them halts the rollout (state ``rollout-halted``), until
-   the chart is fixed, ``rollout.resume`` names this digest, or ``--resume-rollout``. A new CR, or an edited one,
-   that fails is its author's failure, not the change's: it never halts or holds anyone else's release;
-3. ``settling``: with ``health: true``, those a wave moved that are not ready yet (or not judged yet): the next
-   wave waits for them;
+   the chart is fixed, ``rollout.resume`` names this digest, or ``--resume-rollout``. Any failure of a wave's
+   attempt counts (a rollout fails closed). A new CR, or one edited before its wave came, that fails is its
+   author's failure, not the change's: it never halts or holds anyone else's release;
+3. ``settling``: those a wave moved that helm is still at (pending) or, with ``health: true``, that are not
+   ready yet (or not judged yet): the next wave waits for them;
 4. otherwise the next wave goes: the canary first (``canarySelector`` CRs, or the first ``canary`` releases in
    namespace/name order), then ``wave`` releases per run; the rest are ``rollout-queued`` with their wave number.
 """
@@ -111,7 +112,9 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
         return seconds is not None and seconds >= rollout.health_timeout_seconds
 
     failing = tuple(step for step in moved if _failed(step) or too_long(step))
-    settling = tuple(step for step in moved if step not in failing and unready[id(step)] is not None)
+    settling = tuple(
+        step for step in moved if step not in failing and (unready[id(step)] is not None or _pending(step))
+    )
     total = len(done) + len(behind)
     chosen = sum(1 for step in (*done, *behind) if _chosen(step, rollout))
     canary = rollout.canary.of(total) if rollout.canary.given else chosen
@@ -122,13 +125,20 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
 
 
 def _continued(step: Step) -> Step:
-    """Any later change to a release a wave moved, at the same fleet digest (a retry, a drift correction, its
-    author's edit), is still the rollout's: labelled so again, its failure keeps counting, so no tenant lifts a
-    halt by editing the canary."""
+    """A change to a release a wave moved that has not come good yet (failed, refused, pending, not ready) is still
+    the rollout's, whoever makes it (a retry, its author's edit): labelled so again, its failure keeps counting, so
+    no tenant lifts a halt by editing the canary. Once it came good, an edit of it is its author's own."""
     desired, observed = step.desired, step.observed
-    if desired is None or observed is None or not step.action.changes_release:
+    if desired is None or observed is None or not step.action.changes_release or not _moved(step):
         return step
-    return replace(step, rollout=True) if _moved(step) else step
+    live = step.live
+    unready = live is not None and live.read and live.health and bool(live.not_ready)
+    return replace(step, rollout=True) if _failed(step) or _pending(step) or unready else step
+
+
+def _pending(step: Step) -> bool:
+    """helm is (or was, when it died) still at it: not judged yet, so the next wave waits."""
+    return step.observed is not None and step.observed.status.is_pending
 
 
 def _moved(step: Step) -> bool:
@@ -153,12 +163,6 @@ def _failed_outside(step: Step) -> bool:
     desired = step.desired
     assert desired is not None
     return bool(desired.status.get("failedDigest")) and not _refused(step)
-
-
-def _broken_before(step: Step) -> bool:
-    """Not going with a wave as the rollout's: it failed outside it, or its objects were already not ready."""
-    live = step.live
-    return _failed_outside(step) or (live is not None and live.read and live.health and bool(live.not_ready))
 
 
 def _failed(step: Step) -> bool:
@@ -217,7 +221,7 @@ def _decisions(progress: Progress, ordered: list[Step], rollout: Rollout, resume
         wave = progress.wave_of(done + offset)
         label = "the canary" if wave == 0 else f"wave {wave} of {last}"
         if wave == current:
-            rolled = replace(step, reason=f"{step.reason} (rollout: {label})", rollout=not _broken_before(step))
+            rolled = replace(step, reason=f"{step.reason} (rollout: {label})", rollout=True)
             decisions.append((id(step), rolled))
         else:
             why = f"rollout: in {label}, after wave {current} is done and healthy ({done} of {progress.total} done)"

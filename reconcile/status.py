@@ -16,7 +16,7 @@ from reconcile.adapters.kube import EVENTS, METADATA_LIST, Kube, ResourceType
 from reconcile.clock import format_time, now, parse_time
 from reconcile.compat import operator_sdk_status
 from reconcile.conditions import condition, find, live_conditions
-from reconcile.errors import DEPLOYMENT_FAILURES, KubeError, KubeForbidden, KubeNotFound
+from reconcile.errors import KubeError, KubeForbidden, KubeNotFound
 from reconcile.model import Action, Desired, Outcome, Result
 from reconcile.settings import FailurePolicy
 from reconcile.upgrades import with_upgrade
@@ -65,7 +65,7 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: b
         status["upgrades"] = with_upgrade(current, status["lastAppliedTime"], desired.digest, policy)
     if outcome.result is Result.FAILED:
         status.update(_failure_fields(desired, at, policy))
-        if _rollout_failed(outcome, current):  # even if helm wrote no revision (reconcile.rollout)
+        if step.rollout:  # the rollout failed here, however, even if helm wrote no revision (reconcile.rollout)
             status["failedRollout"] = desired.fleet_digest
         else:
             status.pop("failedRollout", None)
@@ -85,16 +85,6 @@ def new_status(outcome: Outcome, at: str, policy: FailurePolicy, operator_sdk: b
         status.update(compat)
     status["message"] = message
     return status
-
-
-def _rollout_failed(outcome: Outcome, current: Mapping[str, Any]) -> bool:
-    """A wave's attempt failed for what it deploys (not a locked release, an unreachable server), or it failed
-    there before at this very fleet digest: that stays the rollout's failure until an attempt succeeds, whoever
-    makes it."""
-    desired = outcome.step.desired
-    assert desired is not None
-    failed_before = current.get("failedRollout") == desired.fleet_digest
-    return failed_before or (outcome.step.rollout and outcome.error in DEPLOYMENT_FAILURES)
 
 
 def _failure_fields(desired: Desired, at: str, policy: FailurePolicy) -> dict[str, Any]:

@@ -243,11 +243,45 @@ def test_the_canarys_author_cannot_lift_a_halt_by_editing_it() -> None:
     assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED, "still the rollout's release, failing"
 
 
-def test_a_wave_that_finds_its_release_locked_is_retried_not_counted_as_the_charts_failure() -> None:
+def test_a_wave_that_fails_for_any_reason_halts_the_next_ones_a_rollout_fails_closed() -> None:
     world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
     world.helm.fail_render(
-        "cache-0", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"
+        "cache-0", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", times=9
     )
     world.sync()
-    assert "failedRollout" not in world.status("cache-0")
-    assert State.ROLLOUT_HALTED not in states(world.sync()).values()
+    assert world.status("cache-0")["failedRollout"]
+    world.helm.fail_apply("cache-1", "Error: UPGRADE FAILED: the new chart is broken", times=9)
+    for _ in range(4):
+        summary = world.sync()
+        assert upgraded(summary) == [], "neither past the locked canary nor onto the next CR, run after run"
+    assert states(summary)["cache-5"] is State.ROLLOUT_HALTED
+
+
+def test_a_canary_whose_run_died_mid_upgrade_is_not_judged_yet_so_the_next_wave_waits() -> None:
+    pending = replace(
+        observed("a", digest="d2", status=ReleaseStatus.PENDING_UPGRADE),
+        fleet_digest="f2",
+        modified_at=NOW - 5,
+        by_rollout=True,
+    )
+    behind = [replace(observed(name, digest="d1"), fleet_digest="f1") for name in ("b", "c")]
+    wants = [replace(desired(name, digest="d2", status={"observedGeneration": 1}), fleet_digest="f2") for name in "abc"]
+    watch = replace(WATCH, rollout=Rollout(wave=Portion(count=1)))  # health off: only helm's record can tell
+    (kind,) = rollouts(NOW, resume=False)([plan_kind(watch, Inventory(desired=tuple(wants), owned=(pending, *behind)))])
+    assert {step.key.name: step.state for step in kind.plan.steps} == {
+        "a": State.LOCKED,
+        "b": State.ROLLOUT_QUEUED,
+        "c": State.ROLLOUT_QUEUED,
+    }
+
+
+def test_once_a_moved_release_came_good_its_authors_bad_edit_is_its_own_and_halts_nobody() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.sync()
+    assert upgraded(world.sync()) == ["cache-1", "cache-2", "cache-3"]
+    world.edit("cache-2", {"replicaCount": 9})
+    world.helm.fail_apply("cache-2", "Error: UPGRADE FAILED: the tenant's edit is broken", times=9)
+    edited = world.sync()
+    (own,) = [o for o in edited.outcomes if o.step.key.name == "cache-2"]
+    assert (own.ok, own.step.rollout) == (False, False), own
+    assert upgraded(edited) == ["cache-4", "cache-5", "cache-6"], "the rollout goes on"
