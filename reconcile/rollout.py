@@ -158,11 +158,11 @@ def _refused(step: Step) -> bool:
 
 
 def _failed_outside(step: Step) -> bool:
-    """Its last attempt failed, and not as a wave of this rollout: the CR was broken before the wave came (a bad
-    edit, bad values), so its next failure says nothing about the kind's change."""
-    desired = step.desired
-    assert desired is not None
-    return bool(desired.status.get("failedDigest")) and not _refused(step)
+    """Its last attempt failed, and not as any rollout's wave: the CR was broken before the wave came (a bad edit,
+    bad values), so its next failure says nothing about the kind's change. One a past rollout's bad chart failed
+    is no tenant's fault: it goes with the waves."""
+    status = step.desired.status if step.desired is not None else {}
+    return bool(status.get("failedDigest")) and not status.get("failedRollout")
 
 
 def _failed(step: Step) -> bool:

@@ -285,3 +285,12 @@ def test_once_a_moved_release_came_good_its_authors_bad_edit_is_its_own_and_halt
     (own,) = [o for o in edited.outcomes if o.step.key.name == "cache-2"]
     assert (own.ok, own.step.rollout) == (False, False), own
     assert upgraded(edited) == ["cache-4", "cache-5", "cache-6"], "the rollout goes on"
+
+
+def test_after_a_halt_a_fixed_chart_is_a_new_rollout_canary_first_failed_releases_included() -> None:
+    world = fleet(Rollout(canary=Portion(count=1), wave=Portion(count=3), failure_budget=Portion(count=0)))
+    world.helm.fail_apply("cache-0", "Error: UPGRADE FAILED: the new chart is broken")
+    world.sync()
+    assert states(world.sync())["cache-5"] is State.ROLLOUT_HALTED
+    world.watch = replace(world.watch, override_values={"bump": "v3"})
+    assert upgraded(world.sync()) == ["cache-0"], "the failed canary is a member of the new rollout, not on its own"
