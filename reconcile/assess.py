@@ -29,8 +29,8 @@ class Inventory:
     ``owned`` are the releases whose labels say helmcr created them for this kind; ``others`` are releases at a key
     some CR wants that helmcr did not create for this kind. ``present_uids`` holds every CR of the kind that
     exists, selected or not, so a release is only called orphaned when its CR is really gone; ``claimed`` the
-    release each of them wants, so a release whose CR was deleted and created again (a new UID, maybe another
-    shard's) is taken over by that CR's run, never uninstalled by this one.
+    release each CR outside ``desired`` wants, so a release whose CR was deleted and created again (a new UID,
+    maybe another shard's) is taken over by that CR's run, never uninstalled by this one.
     """
 
     desired: tuple[Desired, ...]
@@ -50,6 +50,8 @@ class Inventory:
     def shard_owned(self) -> int:
         """The owned releases this run's shard answers for: what a percentage uninstall budget is a share of, since
         the uninstalls it counts are this shard's alone."""
+        if not self.shard.split:
+            return len(self.owned)
         return sum(1 for observed in self.owned if self.shard.owns(_owner_identity(observed)))
 
 

@@ -208,7 +208,7 @@ def parse_portion(value: Any, fail: Callable[[str], ConfigError]) -> Portion:
             percent = float(text[:-1])
             if not 0 <= percent <= 100:
                 raise ValueError
-            return Portion(count=0, percent=percent)
+            return Portion(percent=percent)
         count = int(text)
         if count < 0:
             raise ValueError

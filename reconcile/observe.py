@@ -78,7 +78,7 @@ class ClusterSource:
         desired = [
             _in_scope(to_desired(r), cr_scopes)
             for r in map(found.count, resources)
-            if _selected(r, watch.selector, self.scope)
+            if found.taken(r, _selected(r, watch.selector, self.scope))
         ]
         owned: list[Observed] = []
         release_scopes: list[str | None] = [watch.target_namespace] if watch.target_namespace else cr_scopes
@@ -173,9 +173,17 @@ class _Found:
         metadata = resource.get("metadata") or {}
         if uid := str(metadata.get("uid") or ""):
             self.uids.add(uid)
-        self.keys.add(release_key(str(metadata.get("namespace") or ""), str(metadata.get("name") or ""), self.watch))
         self.namespaced = self.namespaced or bool(metadata.get("namespace"))
         return resource
+
+    def taken(self, resource: dict[str, Any], selected: bool) -> bool:
+        """``selected``; a CR this run does not take (another shard's, unselected) still claims its release, so the
+        release is never taken for an orphan. A taken CR's key is its Desired's: not made twice."""
+        if not selected:
+            metadata = resource.get("metadata") or {}
+            namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+            self.keys.add(release_key(namespace, name, self.watch))
+        return selected
 
 
 class OfflineSource:

@@ -102,7 +102,7 @@ def _progress(steps: Sequence[Step], behind: list[Step], now: float, rollout: Ro
         for step in steps
         if step.desired is not None
         and step.observed is not None
-        and (step.observed.fleet_digest == target or _refused(step))
+        and (step.observed.fleet_digest == target or _wave_failed(step))
     )
     moved = [step for step in done if _moved(step)]  # the rollout's own: the only evidence about the change
     unready = {id(step): _unready_for(step, now) if health else None for step in moved}
@@ -131,8 +131,7 @@ def _continued(step: Step) -> Step:
     desired, observed = step.desired, step.observed
     if desired is None or observed is None or not step.action.changes_release or not _moved(step):
         return step
-    live = step.live
-    unready = live is not None and live.read and live.health and bool(live.not_ready)
+    unready = _judged_ready(step) is False
     return replace(step, rollout=True) if _failed(step) or _pending(step) or unready else step
 
 
@@ -146,12 +145,12 @@ def _moved(step: Step) -> bool:
     tell whether the kind's change is good. Else any tenant could halt everyone's rollout with one bad CR."""
     desired, observed = step.desired, step.observed
     assert desired is not None and observed is not None
-    return (observed.by_rollout and observed.fleet_digest == desired.fleet_digest) or _refused(step)
+    return (observed.by_rollout and observed.fleet_digest == desired.fleet_digest) or _wave_failed(step)
 
 
-def _refused(step: Step) -> bool:
-    """A wave's upgrade refused before helm wrote a revision (the object check's dry run): the release is as it
-    was, and only its CR's status says the rollout failed there (until an attempt at this fleet digest works)."""
+def _wave_failed(step: Step) -> bool:
+    """Its CR records that a wave's attempt at this fleet digest failed there, however (until one succeeds): the
+    only trace when helm wrote no revision (the object check's dry run refused it, the release was locked)."""
     desired = step.desired
     assert desired is not None
     return desired.status.get("failedRollout") == desired.fleet_digest
@@ -161,25 +160,35 @@ def _failed_outside(step: Step) -> bool:
     """Its last attempt failed, and not as any rollout's wave: the CR was broken before the wave came (a bad edit,
     bad values), so its next failure says nothing about the kind's change. One a past rollout's bad chart failed
     is no tenant's fault: it goes with the waves."""
-    status = step.desired.status if step.desired is not None else {}
-    return bool(status.get("failedDigest")) and not status.get("failedRollout")
+    desired = step.desired
+    assert desired is not None
+    return bool(desired.status.get("failedDigest")) and not desired.status.get("failedRollout")
 
 
 def _failed(step: Step) -> bool:
-    """Its latest revision failed at the kind's new chart, or the wave's upgrade was refused."""
+    """Its latest revision failed at the kind's new chart, or its CR records a wave's failure there."""
     desired, observed = step.desired, step.observed
     assert desired is not None and observed is not None
     failed_here = observed.status is ReleaseStatus.FAILED and observed.fleet_digest == desired.fleet_digest
-    return failed_here or _refused(step)
+    return failed_here or _wave_failed(step)
 
 
 def _unready_for(step: Step, now: float) -> float | None:
     """For how long since its release was last written it has not been judged ready; None when it is ready."""
-    live, observed = step.live, step.observed
+    observed = step.observed
     assert observed is not None
-    if live is not None and live.read and live.health and not live.not_ready:
+    if _judged_ready(step):
         return None
     return max(0.0, now - observed.modified_at) if observed.modified_at else 0.0
+
+
+def _judged_ready(step: Step) -> bool | None:
+    """Whether this run found the release's objects ready; None when it did not judge them (health off, nothing
+    deployed to read)."""
+    live = step.live
+    if live is None or not live.read or not live.health:
+        return None
+    return not live.not_ready
 
 
 def _ordered(behind: list[Step], rollout: Rollout) -> list[Step]:

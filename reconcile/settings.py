@@ -79,23 +79,24 @@ class Selector:
 @dataclass(frozen=True)
 class Portion:
     """A count, or a percentage of a whole: how many uninstalls one run may do (of the releases helmcr owns), how
-    big a rollout's canary and waves are, how many failures a rollout tolerates."""
+    big a rollout's canary and waves are, how many failures a rollout tolerates. A percentage is one whenever it is
+    set, 0% included (none of the whole), never the count."""
 
     count: int = 20
-    percent: float = 0.0
+    percent: float | None = None
 
     def of(self, whole: int) -> int:
-        return self.count if not self.percent else int(whole * self.percent / 100)
+        return self.count if self.percent is None else int(whole * self.percent / 100)
 
     def allows(self, uninstalls: int, owned: int) -> bool:
         return uninstalls <= self.of(owned)
 
     @property
     def given(self) -> bool:
-        return bool(self.count or self.percent)
+        return bool(self.count if self.percent is None else self.percent)
 
     def __str__(self) -> str:
-        return f"{self.percent:g}%" if self.percent else str(self.count)
+        return str(self.count) if self.percent is None else f"{self.percent:g}%"
 
 
 @dataclass(frozen=True)
